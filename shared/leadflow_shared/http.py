@@ -1,0 +1,60 @@
+"""HTTP pieces every service's API shares: health, readiness, body-size limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+Check = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: dict[str, Check]) -> APIRouter:
+    """`/healthz` (the process answers) and `/readyz` (every dependency answers)."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=3.0)
+                results[name] = "ok"
+            except Exception as exc:  # report, don't raise: readiness is a verdict
+                results[name] = f"unavailable: {type(exc).__name__}: {exc}"[:300]
+        ready = all(v == "ok" for v in results.values())
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+
+    return router
+
+
+class BodySizeLimit(BaseHTTPMiddleware):
+    """Refuse bodies over the limit with 413 before parsing them."""
+
+    def __init__(self, app: object, max_bytes: int) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.max_bytes = max_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return _too_large(self.max_bytes)
+        if request.method in ("POST", "PUT", "PATCH") and declared is None:
+            body = await request.body()
+            if len(body) > self.max_bytes:
+                return _too_large(self.max_bytes)
+        return await call_next(request)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"loc": ["body"], "msg": f"request body exceeds {limit} bytes", "type": "too_large"}]},
+        status_code=413,
+    )

@@ -1,0 +1,123 @@
+"""The outbox relay: the event store's notification log is the outbox.
+
+The relay reads new notifications after its own tracked position, publishes each one that
+maps to an integration event (key = aggregate id, so one aggregate's events stay in order
+on one partition), waits for the broker's acknowledgement of the whole batch, and only
+then records the new position. A crash between publishing and recording re-sends the
+batch on restart: a message may appear twice, never zero times. Consumers are idempotent
+on (aggregate id, version) for exactly that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from eventsourcing.persistence import Notification, Tracking
+
+from .cloudevents import to_binary
+from .contracts import IntegrationEvent
+from .store import ServiceApplication, StoreWorker
+
+log = logging.getLogger(__name__)
+
+EventMapper = Callable[[Any], IntegrationEvent | None]
+"""Domain event → integration event, or None for events that stay inside the service."""
+
+
+class OutboxRelay:
+    """Publishes one application's new domain events to one topic."""
+
+    def __init__(
+        self,
+        *,
+        app: ServiceApplication,
+        worker: StoreWorker,
+        producer: AIOKafkaProducer,
+        topic: str,
+        to_integration_event: EventMapper,
+        source: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.2,
+    ) -> None:
+        self._app = app
+        self._worker = worker
+        self._producer = producer
+        self.topic = topic
+        self._to_integration_event = to_integration_event
+        self._source = source
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.position_name = f"relay:{topic}"
+        self.published = 0
+
+    def wake(self) -> None:
+        """Tell the relay new events were stored (saves waiting for the next poll)."""
+        self._wake.set()
+
+    async def position(self) -> int:
+        return (await self._worker.call(self._app.tracked_position, self.position_name)) or 0
+
+    async def publish_next_batch(self) -> tuple[int, int | None]:
+        """Publish the next batch and wait for the broker; returns (sent, last notification id).
+
+        Does not record the position: `record_position` does that, separately, so tests can
+        cut the relay off between the two steps the way a crash would.
+        """
+        start = await self.position()
+        notifications: list[Notification] = list(await self._worker.call(
+            self._app.recorder.select_notifications, start + 1, self._batch_size
+        ))
+        if not notifications:
+            return 0, None
+        pending = []
+        for notification in notifications:
+            domain_event = self._app.mapper.to_domain_event(notification)
+            integration_event = self._to_integration_event(domain_event)
+            if integration_event is None:
+                continue
+            key, value, headers = to_binary(
+                integration_event, source=self._source, time=getattr(domain_event, "timestamp", None) or datetime.now(UTC)
+            )
+            pending.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
+        await asyncio.gather(*pending)
+        return len(pending), notifications[-1].id
+
+    async def record_position(self, last_id: int) -> None:
+        await self._worker.call(self._app.recorder.insert_tracking, Tracking(self.position_name, last_id))
+
+    async def drain(self) -> int:
+        """Publish everything stored so far; returns how many messages were sent."""
+        total = 0
+        while True:
+            sent, last_id = await self.publish_next_batch()
+            if last_id is None:
+                return total
+            await self.record_position(last_id)
+            total += sent
+            self.published += sent
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("relay to %s failed; retrying", self.topic)
+                await asyncio.sleep(1.0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
+            except TimeoutError:
+                pass
+        await self.drain()  # flush what was stored before the stop
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()

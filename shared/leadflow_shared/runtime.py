@@ -1,0 +1,147 @@
+"""Runs one service: HTTP API, tracked consumers and outbox relays in one process.
+
+SIGTERM/SIGINT: stop consuming (the message in hand finishes), flush the relays, commit
+the offset hint, close the clients, exit — well within the 10 s a pod is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from .consumer import Handler, TrackedConsumer
+from .deadletters import DeadLetterPublisher
+from .kafka import ensure_topics, make_producer
+from .relay import EventMapper, OutboxRelay
+from .settings import ServiceSettings
+from .store import ServiceApplication, StoreWorker
+from .topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceParts:
+    """Everything a service's bootstrap assembles; `serve` runs it."""
+
+    settings: ServiceSettings
+    app: ServiceApplication
+    worker: StoreWorker
+    api: FastAPI
+    subscriptions: Mapping[str, Handler]
+    """Consumed topic → handler: the service's whole inbound map, in one place."""
+    publications: Mapping[str, EventMapper]
+    """Published topic → domain-to-integration event mapper."""
+    extra_topics: Mapping[str, int] = field(default_factory=dict)
+
+    def topics_to_ensure(self) -> dict[str, int]:
+        partitions = self.settings.lead_topic_partitions
+        topics = {t: partitions for t in (*self.subscriptions, *self.publications)}
+        topics.update({dead_letter_topic(t): partitions for t in self.subscriptions})
+        topics.update(self.extra_topics)
+        return topics
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn would re-raise SIGTERM after its own shutdown and kill us before we clean up."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class RunningService:
+    """The started clients and tasks of one service (also used by tests in-process)."""
+
+    def __init__(self, parts: ServiceParts) -> None:
+        self.parts = parts
+        self.producer: AIOKafkaProducer | None = None
+        self.relays: list[OutboxRelay] = []
+        self.consumer: TrackedConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        parts, settings = self.parts, self.parts.settings
+        await ensure_topics(settings.bootstrap, parts.topics_to_ensure())
+        self.producer = make_producer(settings.bootstrap, client_id=f"leadflow-{settings.service_name}")
+        await self.producer.start()
+        loop = asyncio.get_running_loop()
+        for topic, mapper in parts.publications.items():
+            relay = OutboxRelay(
+                app=parts.app, worker=parts.worker, producer=self.producer, topic=topic,
+                to_integration_event=mapper, source=f"leadflow/{settings.service_name}",
+                batch_size=settings.relay_batch_size, idle_poll_seconds=settings.relay_idle_poll_seconds,
+            )
+            parts.app.on_recorded.append(lambda relay=relay: loop.call_soon_threadsafe(relay.wake))
+            self.relays.append(relay)
+            self._tasks.append(asyncio.create_task(relay.run(), name=f"relay:{topic}"))
+        if parts.subscriptions:
+            self.consumer = TrackedConsumer(
+                bootstrap=settings.bootstrap, group_id=settings.group_id,
+                handlers=parts.subscriptions, worker=parts.worker,
+                tracked_position=parts.app.tracked_position,
+                record_tracking=parts.app.recorder.insert_tracking,
+                dead_letters=DeadLetterPublisher(self.producer, consumer_group=settings.group_id),
+            )
+            await self.consumer.start()
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        for relay in self.relays:
+            relay.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await asyncio.wait_for(task, timeout=6.0)
+                except TimeoutError:
+                    log.warning("task %s did not stop in time", task.get_name())
+        if self.consumer is not None:
+            await self.consumer.close()
+        if self.producer is not None:
+            await self.producer.stop()
+        self.parts.worker.shutdown()
+
+    async def check_broker(self) -> None:
+        if self.producer is None:
+            raise RuntimeError("producer not started")
+        await self.producer.client.fetch_all_metadata()
+
+    async def check_store(self) -> None:
+        await self.parts.worker.call(self.parts.app.recorder.max_notification_id)
+
+
+async def serve(parts: ServiceParts, running: RunningService) -> None:
+    """Run until SIGTERM/SIGINT, then shut down in order."""
+    settings = parts.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await running.start()
+    config = uvicorn.Config(parts.api, host=settings.http_host, port=settings.http_port,
+                            log_level="warning", lifespan="off")
+    server = _QuietServer(config)
+    server_task = asyncio.create_task(server.serve(), name="http")
+    log.info("%s serving on http://%s:%s", settings.service_name, settings.http_host, settings.http_port)
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await running.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await server_task
+    stop_task.cancel()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -1,0 +1,85 @@
+"""Typed settings: one env prefix per service, embedded defaults only in local mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RUN_DIR = REPO_ROOT / ".run"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set `env_prefix` and `http_port`.
+
+    `mode=local` (the default) runs on embedded defaults: a broker on 127.0.0.1:9092 and a
+    SQLite store under the run folder. `mode=production` refuses to start unless the broker
+    and PostgreSQL are named explicitly, so a deployment never falls back to SQLite by accident.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    mode: Literal["local", "production"] = "local"
+    kafka_bootstrap: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    run_dir: Path = DEFAULT_RUN_DIR
+    sqlite_path: Path | None = None
+    postgres_host: str | None = None
+    postgres_port: int = 5432
+    postgres_user: str = "leadflow"
+    postgres_password: str = ""
+    postgres_dbname: str | None = None
+    lead_topic_partitions: int = Field(default=6, ge=1, le=256)
+    consumer_group: str | None = None
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_idle_poll_seconds: float = Field(default=0.2, gt=0)
+
+    @model_validator(mode="after")
+    def _production_needs_real_infrastructure(self) -> ServiceSettings:
+        if self.mode == "production":
+            missing = [name for name, value in (("kafka_bootstrap", self.kafka_bootstrap),
+                                                ("postgres_host", self.postgres_host)) if not value]
+            if missing:
+                prefix = self.model_config.get("env_prefix", "")
+                raise ValueError("production mode needs " + ", ".join(f"{prefix}{m.upper()}" for m in missing))
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or "127.0.0.1:9092"
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"leadflow-{self.service_name}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.postgres_host is not None
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment the eventsourcing library reads to build the event store."""
+        if self.uses_postgres:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": self.postgres_dbname or self.service_name,
+                "POSTGRES_HOST": str(self.postgres_host),
+                "POSTGRES_PORT": str(self.postgres_port),
+                "POSTGRES_USER": self.postgres_user,
+                "POSTGRES_PASSWORD": self.postgres_password,
+                "POSTGRES_POOL_SIZE": "4",
+                "POSTGRES_MAX_OVERFLOW": "4",
+                "CREATE_TABLE": "y",
+            }
+        path = self.sqlite_path or self.run_dir / "stores" / f"{self.service_name}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }

@@ -1,0 +1,21 @@
+"""Topic names: one place, so a reader sees the whole event flow."""
+
+LEADS_INBOUND = "leads.inbound.v1"
+LEADS_EVENTS = "leads.events.v1"
+ASSIGNMENTS_EVENTS = "assignments.events.v1"
+REVENUE_EVENTS = "revenue.events.v1"
+SEQUENCES_EVENTS = "sequences.events.v1"
+REFERRALS_INBOUND = "referrals.inbound.v1"
+REFERRALS_EVENTS = "referrals.events.v1"
+
+LEAD_TOPICS = (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, REVENUE_EVENTS,
+               SEQUENCES_EVENTS, REFERRALS_INBOUND, REFERRALS_EVENTS)
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where undecodable or invalid messages from `topic` go, with their error."""
+    return f"{topic}.dlq"
+
+
+ALL_TOPICS = LEAD_TOPICS + tuple(dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS,
+                                                                ASSIGNMENTS_EVENTS, REFERRALS_INBOUND))
