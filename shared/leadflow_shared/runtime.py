@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from .consumer import Handler, TrackedConsumer
 from .deadletters import DeadLetterPublisher
+from .http import Check
 from .kafka import ensure_topics, make_producer
 from .relay import EventMapper, OutboxRelay
 from .settings import ServiceSettings
@@ -120,8 +121,35 @@ class RunningService:
         await self.parts.worker.call(self.parts.app.recorder.max_notification_id)
 
 
-async def serve(parts: ServiceParts, running: RunningService) -> None:
+def assemble(
+    settings: ServiceSettings,
+    app: ServiceApplication,
+    create_api: Callable[[StoreWorker, dict[str, Check]], FastAPI],
+    subscriptions: Mapping[str, Handler],
+    publications: Mapping[str, EventMapper],
+) -> RunningService:
+    """Put a service's parts together; every service's bootstrap calls this."""
+    worker = StoreWorker(settings.service_name)
+    running: RunningService | None = None
+
+    async def broker() -> None:
+        assert running is not None
+        await running.check_broker()
+
+    async def store() -> None:
+        assert running is not None
+        await running.check_store()
+
+    parts = ServiceParts(settings=settings, app=app, worker=worker,
+                         api=create_api(worker, {"broker": broker, "store": store}),
+                         subscriptions=subscriptions, publications=publications)
+    running = RunningService(parts)
+    return running
+
+
+async def serve(running: RunningService) -> None:
     """Run until SIGTERM/SIGINT, then shut down in order."""
+    parts = running.parts
     settings = parts.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,1 @@
+"""assignment: decides who owns each lead."""

@@ -1,0 +1,1 @@
+"""referral: skeleton, ready for its own issue."""

@@ -1,0 +1,1 @@
+"""referral's read models (none yet)."""

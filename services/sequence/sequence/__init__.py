@@ -1,0 +1,1 @@
+"""sequence: skeleton, ready for its own issue."""

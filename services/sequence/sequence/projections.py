@@ -1,0 +1,1 @@
+"""sequence's read models (none yet)."""
