@@ -23,8 +23,7 @@ def repo_root() -> Path:
             if (candidate / _MARKER).is_file():
                 return candidate
     raise RuntimeError(
-        "cannot find the leadflow repository root (looked for deploy/kafka/pom.xml); "
-        "set LEADFLOW_REPO_ROOT"
+        "cannot find the leadflow repository root (looked for deploy/kafka/pom.xml); set LEADFLOW_REPO_ROOT"
     )
 
 

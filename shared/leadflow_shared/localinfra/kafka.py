@@ -60,6 +60,19 @@ def _pid_alive(pid: int, needle: str) -> bool:
     return True
 
 
+def _new_cluster_id() -> str:
+    """Random cluster id in Kafka's format: url-safe base64 of a UUID, unpadded.
+
+    Like Kafka's own ``Uuid.randomUuid()`` this rejects ids starting with "-"
+    (1 in 64 draws): StorageTool's argument parser would read ``-t -xyz`` as
+    a missing value followed by an unknown option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         with path.open(errors="replace") as fh:
@@ -146,8 +159,10 @@ class LocalKafka:
         # Reused across restarts: the formatted data dir is bound to this id.
         id_file = self.run_dir / "cluster.id"
         if id_file.exists():
-            return id_file.read_text().strip()
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            stored = id_file.read_text().strip()
+            if stored and not stored.startswith("-"):
+                return stored
+        cluster_id = _new_cluster_id()
         id_file.write_text(cluster_id + "\n")
         return cluster_id
 
@@ -156,9 +171,7 @@ class LocalKafka:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-            ),
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -226,8 +239,7 @@ class LocalKafka:
             self._terminate(pid, timeout=15)
         if _port_open(self.port) or _port_open(self.controller_port):
             raise RuntimeError(
-                f"cannot start Kafka: port {self.port} or {self.controller_port} "
-                "is already in use by another process"
+                f"cannot start Kafka: port {self.port} or {self.controller_port} is already in use by another process"
             )
 
         self._ensure_jars()
@@ -268,16 +280,14 @@ class LocalKafka:
             if code is not None:
                 self._pid_file.unlink(missing_ok=True)
                 raise RuntimeError(
-                    f"Kafka exited with code {code} during startup; last log lines:\n"
-                    + _tail(self.log_file)
+                    f"Kafka exited with code {code} during startup; last log lines:\n" + _tail(self.log_file)
                 )
             if _STARTED_LINE in self.log_file.read_text(errors="replace") and _port_open(self.port):
                 return
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(
-                    f"Kafka not ready on {self.bootstrap} after {timeout}s; last log lines:\n"
-                    + _tail(self.log_file)
+                    f"Kafka not ready on {self.bootstrap} after {timeout}s; last log lines:\n" + _tail(self.log_file)
                 )
             time.sleep(0.1)
 

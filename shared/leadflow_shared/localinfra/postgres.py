@@ -5,15 +5,16 @@ Used by tests and local development on machines without a Docker engine.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pwd
 import re
+import shlex
 import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +49,15 @@ def create_database(conninfo: Mapping[str, Any], name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             return
-        try:
+        # Losing a race with a concurrent creator has the same outcome.
+        with contextlib.suppress(errors.DuplicateDatabase):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except errors.DuplicateDatabase:
-            pass  # lost a race with a concurrent creator: same outcome
 
 
 def drop_database(conninfo: Mapping[str, Any], name: str) -> None:
     """Drop database *name*, disconnecting its sessions; no error if missing."""
     with _admin_connect(conninfo) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _version_key(path: Path) -> tuple[int, ...]:
@@ -186,10 +184,7 @@ class LocalPostgres:
             env={**os.environ, "LC_ALL": "C"},
         )
         if check and result.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}"
-                + self._log_tail()
-            )
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}" + self._log_tail())
         return result
 
     def _log_tail(self, lines: int = 30) -> str:
@@ -199,7 +194,7 @@ class LocalPostgres:
             return ""
         return "\nlast postgres.log lines:\n" + "\n".join(text)
 
-    @contextmanager
+    @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         # Serialises initdb/start across processes (e.g. parallel pytest workers).
         with (self.run_dir / ".lock").open("a") as fh:
@@ -214,9 +209,7 @@ class LocalPostgres:
         # C.UTF-8 gives Unicode-aware upper()/lower() without needing a generated
         # locale; fall back to plain C where it does not exist.
         try:
-            available = subprocess.run(
-                ["locale", "-a"], stdout=subprocess.PIPE, text=True, check=False
-            ).stdout.lower()
+            available = subprocess.run(["locale", "-a"], stdout=subprocess.PIPE, text=True, check=False).stdout.lower()
         except OSError:
             available = ""
         if "c.utf8" in available or "c.utf-8" in available:
@@ -281,7 +274,7 @@ class LocalPostgres:
             options = " ".join(
                 [
                     f"-p {self.port}",
-                    f"-k {socket_dir}",
+                    f"-k {shlex.quote(str(socket_dir))}",  # pg_ctl hands -o to a shell
                     "-c listen_addresses=127.0.0.1",
                     # Local dev/test server only: durability is traded for speed,
                     # so a crash may corrupt this cluster (delete .run/ to reset).
