@@ -113,6 +113,16 @@ class TrackedConsumer:
             if batches:
                 await self._commit_hint()
 
+    async def rewind(self, topic: str, partition: int, offset: int) -> None:
+        """Have Kafka deliver a partition again from `offset` (replays, and the tests that
+        prove a redelivery changes nothing). The tracked position is re-read from the store."""
+        assert self._consumer is not None
+        tp = TopicPartition(topic, partition)
+        position = await self._worker.call(self._tracked_position, f"{topic}:{partition}")
+        if position is not None:
+            self._positions[tp] = position
+        self._consumer.seek(tp, offset)
+
     async def stop(self) -> None:
         """Stop after the message in hand, commit the hint, leave the group."""
         self._stopping.set()

@@ -45,9 +45,9 @@ class ServiceParts:
 
     def topics_to_ensure(self) -> dict[str, int]:
         partitions = self.settings.lead_topic_partitions
-        topics = {t: partitions for t in (*self.subscriptions, *self.publications)}
-        topics.update({dead_letter_topic(t): partitions for t in self.subscriptions})
-        topics.update(self.extra_topics)
+        names = [*self.subscriptions, *self.publications, *map(dead_letter_topic, self.subscriptions)]
+        topics = {self.settings.topic(t): partitions for t in names}
+        topics.update({self.settings.topic(t): n for t, n in self.extra_topics.items()})
         return topics
 
 
@@ -77,7 +77,7 @@ class RunningService:
         loop = asyncio.get_running_loop()
         for topic, mapper in parts.publications.items():
             relay = OutboxRelay(
-                app=parts.app, worker=parts.worker, producer=self.producer, topic=topic,
+                app=parts.app, worker=parts.worker, producer=self.producer, topic=settings.topic(topic),
                 to_integration_event=mapper, source=f"leadflow/{settings.service_name}",
                 batch_size=settings.relay_batch_size, idle_poll_seconds=settings.relay_idle_poll_seconds,
             )
@@ -87,7 +87,8 @@ class RunningService:
         if parts.subscriptions:
             self.consumer = TrackedConsumer(
                 bootstrap=settings.bootstrap, group_id=settings.group_id,
-                handlers=parts.subscriptions, worker=parts.worker,
+                handlers={settings.topic(t): h for t, h in parts.subscriptions.items()},
+                worker=parts.worker,
                 tracked_position=parts.app.tracked_position,
                 record_tracking=parts.app.recorder.insert_tracking,
                 dead_letters=DeadLetterPublisher(self.producer, consumer_group=settings.group_id),

@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     postgres_user: str = "leadflow"
     postgres_password: str = ""
     postgres_dbname: str | None = None
+    topic_prefix: str = ""
+    """Prepended to every topic name: several environments (or test runs) on one cluster."""
     lead_topic_partitions: int = Field(default=6, ge=1, le=256)
     consumer_group: str | None = None
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -52,6 +54,9 @@ class ServiceSettings(BaseSettings):
     @property
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or "127.0.0.1:9092"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
 
     @property
     def group_id(self) -> str:
