@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+
 from leadflow_shared.runtime import RunningService
 from leadflow_shared.settings import ServiceSettings
 
@@ -48,7 +49,9 @@ async def started(running: RunningService) -> AsyncIterator[RunningService]:
         await running.stop()
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -58,11 +61,13 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None,
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0,
-                     settle: float = 0.0) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0, settle: float = 0.0
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Read a topic from the beginning until `expect` records arrived (then `settle` more seconds)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+    )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
@@ -99,8 +104,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float) ->
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool],
-                     timeout: float = 15.0, interval: float = 0.1) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 15.0, interval: float = 0.1
+) -> T:
     """Poll `probe` until `until(result)`; fail with the last result after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

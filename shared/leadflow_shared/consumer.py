@@ -105,11 +105,18 @@ class TrackedConsumer:
                 for record in records:
                     if self._stopping.is_set():
                         break
-                    await self._apply(tp, Delivery(
-                        topic=record.topic, partition=record.partition, offset=record.offset,
-                        key=record.key, value=record.value, headers=list(record.headers or ()),
-                        timestamp_ms=record.timestamp,
-                    ))
+                    await self._apply(
+                        tp,
+                        Delivery(
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                            key=record.key,
+                            value=record.value,
+                            headers=list(record.headers or ()),
+                            timestamp_ms=record.timestamp,
+                        ),
+                    )
             if batches:
                 await self._commit_hint()
 
@@ -147,14 +154,22 @@ class TrackedConsumer:
                 self.applied += 1
                 break
             except InvalidMessage as invalid:
-                await self._dead_letters.publish(DeadLetter(
-                    topic=delivery.topic, partition=delivery.partition, offset=delivery.offset,
-                    key=delivery.key, value=delivery.value, headers=delivery.headers, error=invalid,
-                ))
+                await self._dead_letters.publish(
+                    DeadLetter(
+                        topic=delivery.topic,
+                        partition=delivery.partition,
+                        offset=delivery.offset,
+                        key=delivery.key,
+                        value=delivery.value,
+                        headers=delivery.headers,
+                        error=invalid,
+                    )
+                )
                 await self._worker.call(self._record_tracking, delivery.tracking)
                 self.dead_lettered += 1
-                log.warning("dead-lettered %s:%s@%s: %s", delivery.topic, delivery.partition,
-                            delivery.offset, invalid.reason)
+                log.warning(
+                    "dead-lettered %s:%s@%s: %s", delivery.topic, delivery.partition, delivery.offset, invalid.reason
+                )
                 break
             except RecordConflictError:
                 # Another writer changed the same aggregate; if it was our own earlier
@@ -168,8 +183,7 @@ class TrackedConsumer:
             except Exception:
                 # Infrastructure trouble or a bug: never skip the message. Retry with
                 # back-off until it goes through or the service is asked to stop.
-                log.exception("applying %s:%s@%s failed; retrying", delivery.topic,
-                              delivery.partition, delivery.offset)
+                log.exception("applying %s:%s@%s failed; retrying", delivery.topic, delivery.partition, delivery.offset)
                 if self._stopping.is_set():
                     return
                 await asyncio.sleep(min(5.0, 0.2 * 2 ** min(attempt, 5)))

@@ -50,7 +50,8 @@ class DeadLetterPublisher:
         self._group = consumer_group
 
     async def publish(self, letter: DeadLetter) -> None:
-        headers = list(letter.headers) + [
+        headers = [
+            *list(letter.headers),
             ("leadflow_error", letter.error.as_json().encode()),
             ("leadflow_origin", f"{letter.topic}:{letter.partition}:{letter.offset}".encode()),
             ("leadflow_consumer_group", self._group.encode()),

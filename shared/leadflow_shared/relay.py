@@ -11,6 +11,7 @@ on (aggregate id, version) for exactly that reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,9 +72,9 @@ class OutboxRelay:
         cut the relay off between the two steps the way a crash would.
         """
         start = await self.position()
-        notifications: list[Notification] = list(await self._worker.call(
-            self._app.recorder.select_notifications, start + 1, self._batch_size
-        ))
+        notifications: list[Notification] = list(
+            await self._worker.call(self._app.recorder.select_notifications, start + 1, self._batch_size)
+        )
         if not notifications:
             return 0, None
         pending = []
@@ -83,7 +84,9 @@ class OutboxRelay:
             if integration_event is None:
                 continue
             key, value, headers = to_binary(
-                integration_event, source=self._source, time=getattr(domain_event, "timestamp", None) or datetime.now(UTC)
+                integration_event,
+                source=self._source,
+                time=getattr(domain_event, "timestamp", None) or datetime.now(UTC),
             )
             pending.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
         await asyncio.gather(*pending)
@@ -112,10 +115,8 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
-            except TimeoutError:
-                pass
         await self.drain()  # flush what was stored before the stop
 
     def stop(self) -> None:

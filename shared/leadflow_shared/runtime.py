@@ -77,16 +77,22 @@ class RunningService:
         loop = asyncio.get_running_loop()
         for topic, mapper in parts.publications.items():
             relay = OutboxRelay(
-                app=parts.app, worker=parts.worker, producer=self.producer, topic=settings.topic(topic),
-                to_integration_event=mapper, source=f"leadflow/{settings.service_name}",
-                batch_size=settings.relay_batch_size, idle_poll_seconds=settings.relay_idle_poll_seconds,
+                app=parts.app,
+                worker=parts.worker,
+                producer=self.producer,
+                topic=settings.topic(topic),
+                to_integration_event=mapper,
+                source=f"leadflow/{settings.service_name}",
+                batch_size=settings.relay_batch_size,
+                idle_poll_seconds=settings.relay_idle_poll_seconds,
             )
             parts.app.on_recorded.append(lambda relay=relay: loop.call_soon_threadsafe(relay.wake))
             self.relays.append(relay)
             self._tasks.append(asyncio.create_task(relay.run(), name=f"relay:{topic}"))
         if parts.subscriptions:
             self.consumer = TrackedConsumer(
-                bootstrap=settings.bootstrap, group_id=settings.group_id,
+                bootstrap=settings.bootstrap,
+                group_id=settings.group_id,
                 handlers={settings.topic(t): h for t, h in parts.subscriptions.items()},
                 worker=parts.worker,
                 tracked_position=parts.app.tracked_position,
@@ -141,9 +147,14 @@ def assemble(
         assert running is not None
         await running.check_store()
 
-    parts = ServiceParts(settings=settings, app=app, worker=worker,
-                         api=create_api(worker, {"broker": broker, "store": store}),
-                         subscriptions=subscriptions, publications=publications)
+    parts = ServiceParts(
+        settings=settings,
+        app=app,
+        worker=worker,
+        api=create_api(worker, {"broker": broker, "store": store}),
+        subscriptions=subscriptions,
+        publications=publications,
+    )
     running = RunningService(parts)
     return running
 
@@ -157,8 +168,9 @@ async def serve(running: RunningService) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await running.start()
-    config = uvicorn.Config(parts.api, host=settings.http_host, port=settings.http_port,
-                            log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        parts.api, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off"
+    )
     server = _QuietServer(config)
     server_task = asyncio.create_task(server.serve(), name="http")
     log.info("%s serving on http://%s:%s", settings.service_name, settings.http_host, settings.http_port)

@@ -44,8 +44,11 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _production_needs_real_infrastructure(self) -> ServiceSettings:
         if self.mode == "production":
-            missing = [name for name, value in (("kafka_bootstrap", self.kafka_bootstrap),
-                                                ("postgres_host", self.postgres_host)) if not value]
+            missing = [
+                name
+                for name, value in (("kafka_bootstrap", self.kafka_bootstrap), ("postgres_host", self.postgres_host))
+                if not value
+            ]
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
                 raise ValueError("production mode needs " + ", ".join(f"{prefix}{m.upper()}" for m in missing))

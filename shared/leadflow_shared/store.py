@@ -77,4 +77,4 @@ def new_processing_event(tracking: Tracking | None) -> ProcessingEvent[UUID]:
     return ProcessingEvent[UUID](tracking=tracking)
 
 
-__all__ = ["ServiceApplication", "StoreWorker", "tracking_for", "new_processing_event"]
+__all__ = ["ServiceApplication", "StoreWorker", "new_processing_event", "tracking_for"]

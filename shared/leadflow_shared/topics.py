@@ -8,8 +8,15 @@ SEQUENCES_EVENTS = "sequences.events.v1"
 REFERRALS_INBOUND = "referrals.inbound.v1"
 REFERRALS_EVENTS = "referrals.events.v1"
 
-LEAD_TOPICS = (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, REVENUE_EVENTS,
-               SEQUENCES_EVENTS, REFERRALS_INBOUND, REFERRALS_EVENTS)
+LEAD_TOPICS = (
+    LEADS_INBOUND,
+    LEADS_EVENTS,
+    ASSIGNMENTS_EVENTS,
+    REVENUE_EVENTS,
+    SEQUENCES_EVENTS,
+    REFERRALS_INBOUND,
+    REFERRALS_EVENTS,
+)
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -17,5 +24,6 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-ALL_TOPICS = LEAD_TOPICS + tuple(dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS,
-                                                                ASSIGNMENTS_EVENTS, REFERRALS_INBOUND))
+ALL_TOPICS = LEAD_TOPICS + tuple(
+    dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, REFERRALS_INBOUND)
+)

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate, event
 from harness import new_prefix, read_topic
+
 from leadflow_shared.contracts import IntegrationEvent
 from leadflow_shared.kafka import ensure_topics, make_producer
 from leadflow_shared.relay import OutboxRelay
@@ -60,8 +61,15 @@ async def test_relay_publishes_n_events_as_n_messages_in_order_per_key_and_survi
     await producer.start()
 
     def relay() -> OutboxRelay:
-        return OutboxRelay(app=app, worker=worker, producer=producer, topic=topic,
-                           to_integration_event=to_integration_event, source="test", batch_size=7)
+        return OutboxRelay(
+            app=app,
+            worker=worker,
+            producer=producer,
+            topic=topic,
+            to_integration_event=to_integration_event,
+            source="test",
+            batch_size=7,
+        )
 
     try:
         # Given 5 counters with 10 ticks each: 55 stored events.
@@ -88,8 +96,7 @@ async def test_relay_publishes_n_events_as_n_messages_in_order_per_key_and_survi
         records = await read_topic(kafka_bootstrap, topic, expect=55 + 7 + 20, settle=1.0)
         assert len(records) == 55 + 7 + 20
         published = {(r.key, CounterChangedV1.model_validate_json(r.value).version) for r in records}
-        stored = {(n.originator_id.bytes, n.originator_version)
-                  for n in app.recorder.select_notifications(1, 1000)}
+        stored = {(n.originator_id.bytes, n.originator_version) for n in app.recorder.select_notifications(1, 1000)}
         assert {(UUID(k.decode()).bytes, v) for k, v in published} == stored
         assert app.tracked_position(relay().position_name) == app.recorder.max_notification_id()
     finally:

@@ -8,9 +8,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from harness import (
+    as_bytes,
+    eventually,
+    headers_of,
+    inbound_lead,
+    new_prefix,
+    produce,
+    read_topic,
+    settings_for,
+    started,
+)
+
 from assignment.bootstrap import bootstrap as assignment_service
 from assignment.settings import AssignmentSettings
-from harness import as_bytes, eventually, headers_of, inbound_lead, new_prefix, produce, read_topic, settings_for, started
 from intake.bootstrap import bootstrap as intake_service
 from intake.domain import lead_id_for
 from intake.settings import IntakeSettings
@@ -30,8 +41,15 @@ def roster_file(tmp_path: Path, count: int = 3) -> Path:
 def lead_received(external_id: str) -> LeadReceivedV1:
     lead_id = lead_id_for("web-form", external_id)
     return LeadReceivedV1(
-        aggregate_id=lead_id, version=1, lead_id=lead_id, source="web-form", external_id=external_id,
-        type="customer_inquiry", contact={}, company={}, occurred_at="2026-11-01T10:00:00Z",
+        aggregate_id=lead_id,
+        version=1,
+        lead_id=lead_id,
+        source="web-form",
+        external_id=external_id,
+        type="customer_inquiry",
+        contact={},
+        company={},
+        occurred_at="2026-11-01T10:00:00Z",
         received_at="2026-11-01T10:00:01Z",
     )
 
@@ -61,12 +79,16 @@ async def test_bad_inbound_messages_go_to_the_dead_letter_topic_and_consumption_
     good = as_bytes(inbound_lead("g1"))
     async with started(intake):
         # Given three bad messages followed by a good one on leads.inbound.v1,
-        await produce(kafka_bootstrap, prefix + "leads.inbound.v1", [
-            (b"k-malformed", malformed, [("trace", b"1")]),
-            (b"k-missing", missing_field, []),
-            (b"k-wrong", wrong_type, []),
-            (b"k-good", good, []),
-        ])
+        await produce(
+            kafka_bootstrap,
+            prefix + "leads.inbound.v1",
+            [
+                (b"k-malformed", malformed, [("trace", b"1")]),
+                (b"k-missing", missing_field, []),
+                (b"k-wrong", wrong_type, []),
+                (b"k-good", good, []),
+            ],
+        )
         # then each bad one lands on the DLQ with its key, original bytes, headers and error,
         dead = await read_topic(kafka_bootstrap, prefix + "leads.inbound.v1.dlq", expect=3, settle=0.5)
         by_key = {r.key: r for r in dead}
@@ -83,8 +105,9 @@ async def test_bad_inbound_messages_go_to_the_dead_letter_topic_and_consumption_
         assert "very high" not in headers_of(by_key[b"k-wrong"])["leadflow_error"].decode()  # no input echoed
         # and the good message after them is applied.
         app = intake.parts.app
-        lead = await eventually(lambda: intake.parts.worker.call(app.repository.__contains__, lead_id_for("web-form", "g1")),
-                                until=bool)
+        lead = await eventually(
+            lambda: intake.parts.worker.call(app.repository.__contains__, lead_id_for("web-form", "g1")), until=bool
+        )
         assert lead
 
 
@@ -93,8 +116,15 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
 ) -> None:
     prefix = new_prefix()
     intake = intake_service(settings_for(IntakeSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap, prefix=prefix))
-    assignment = assignment_service(settings_for(AssignmentSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap,
-                                                 prefix=prefix, roster_file=roster_file(tmp_path)))
+    assignment = assignment_service(
+        settings_for(
+            AssignmentSettings,
+            tmp_path=tmp_path,
+            bootstrap=kafka_bootstrap,
+            prefix=prefix,
+            roster_file=roster_file(tmp_path),
+        )
+    )
     lead = inbound_lead("dup-1")
     lead_id = lead_id_for("web-form", "dup-1")
     async with started(intake), started(assignment):
@@ -117,8 +147,15 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
 
 async def test_a_message_delivered_twice_changes_state_once(kafka_bootstrap: str, tmp_path: Path) -> None:
     prefix = new_prefix()
-    assignment = assignment_service(settings_for(AssignmentSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap,
-                                                 prefix=prefix, roster_file=roster_file(tmp_path)))
+    assignment = assignment_service(
+        settings_for(
+            AssignmentSettings,
+            tmp_path=tmp_path,
+            bootstrap=kafka_bootstrap,
+            prefix=prefix,
+            roster_file=roster_file(tmp_path),
+        )
+    )
     event = lead_received("twice-1")
     async with started(assignment):
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(event)])
@@ -141,16 +178,25 @@ async def test_an_event_re_sent_by_the_upstream_relay_at_a_new_offset_is_applied
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     prefix = new_prefix()
-    assignment = assignment_service(settings_for(AssignmentSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap,
-                                                 prefix=prefix, roster_file=roster_file(tmp_path)))
+    assignment = assignment_service(
+        settings_for(
+            AssignmentSettings,
+            tmp_path=tmp_path,
+            bootstrap=kafka_bootstrap,
+            prefix=prefix,
+            roster_file=roster_file(tmp_path),
+        )
+    )
     event = lead_received("resent-1")
     async with started(assignment):
         # Given intake's relay published LeadReceived, crashed before recording, and re-sent it,
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(event), binary(event)])
         # then both messages are consumed (tracking moves past both offsets),
         app = assignment.parts.app
-        await eventually(lambda: assignment.parts.worker.call(app.tracked_position, _tracking_name(prefix, event)),
-                         until=lambda p: p == 2)
+        await eventually(
+            lambda: assignment.parts.worker.call(app.tracked_position, _tracking_name(prefix, event)),
+            until=lambda p: p == 2,
+        )
         # and the lead is assigned exactly once.
         assert [a.lead_id for a in await assignments(assignment)] == [event.lead_id]
         roster = await assignment.parts.worker.call(app.roster)
@@ -164,9 +210,17 @@ async def test_a_consumer_whose_committed_offset_is_lost_or_behind_resumes_from_
     store = tmp_path / "assignment.sqlite"
 
     def service(group: str) -> RunningService:
-        return assignment_service(settings_for(AssignmentSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap,
-                                               prefix=prefix, roster_file=roster_file(tmp_path), sqlite_path=store,
-                                               consumer_group=prefix + group))
+        return assignment_service(
+            settings_for(
+                AssignmentSettings,
+                tmp_path=tmp_path,
+                bootstrap=kafka_bootstrap,
+                prefix=prefix,
+                roster_file=roster_file(tmp_path),
+                sqlite_path=store,
+                consumer_group=prefix + group,
+            )
+        )
 
     first = [lead_received(f"resume-{i}") for i in range(6)]
     later = [lead_received(f"resume-later-{i}") for i in range(4)]

@@ -6,9 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
 from leadflow_shared.http import Check, health_router
 from leadflow_shared.store import StoreWorker
-from pydantic import BaseModel, ConfigDict, Field
 
 from .application import AssignmentApplication, AssignmentNotFound
 from .projections import assignment_view, roster_view

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
+
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import LeadReceivedV1
 from leadflow_shared.store import ServiceApplication, new_processing_event
@@ -50,8 +51,9 @@ class AssignmentApplication(ServiceApplication):
         if existing is not None and existing.has_seen(lead.version):
             self.record(processing)  # tracking only
             return
-        assignment = existing or Assignment(lead_id=lead.lead_id, lead_version=lead.version,
-                                            source=lead.source, external_id=lead.external_id)
+        assignment = existing or Assignment(
+            lead_id=lead.lead_id, lead_version=lead.version, source=lead.source, external_id=lead.external_id
+        )
         roster = self._roster()
         now = self.clock.now()
         try:

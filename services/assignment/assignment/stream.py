@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
+from pydantic import ValidationError
+
 from leadflow_shared.cloudevents import EnvelopeError, from_kafka
 from leadflow_shared.consumer import Delivery, Handler
 from leadflow_shared.contracts import IntegrationEvent, LeadAssignedV1, LeadReceivedV1
 from leadflow_shared.deadletters import InvalidMessage
 from leadflow_shared.relay import EventMapper
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS
-from pydantic import ValidationError
 
 from .application import AssignmentApplication
 from .domain import Assignment

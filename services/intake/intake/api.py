@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI, HTTPException, Response, status
+
 from leadflow_shared.contracts import MAX_INBOUND_BYTES, InboundLeadV1
 from leadflow_shared.http import BodySizeLimit, Check, health_router
 from leadflow_shared.store import StoreWorker

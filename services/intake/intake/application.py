@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
+
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import InboundLeadV1
 from leadflow_shared.store import ServiceApplication, new_processing_event
@@ -49,9 +50,16 @@ class IntakeApplication(ServiceApplication):
                 score=inbound.score,
                 campaign_id=inbound.campaign_id,
                 details=inbound.model_dump(
-                    mode="json", exclude_none=True,
-                    include={"lifecycle_stage", "product_interest", "notes", "contact_requested",
-                             "consent", "attributes"},
+                    mode="json",
+                    exclude_none=True,
+                    include={
+                        "lifecycle_stage",
+                        "product_interest",
+                        "notes",
+                        "contact_requested",
+                        "consent",
+                        "attributes",
+                    },
                 ),
                 occurred_at=inbound.occurred_at,
                 received_at=self.clock.now(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
+from pydantic import ValidationError
+
 from leadflow_shared.cloudevents import EnvelopeError, from_kafka
 from leadflow_shared.consumer import Delivery, Handler
 from leadflow_shared.contracts import (
@@ -18,7 +20,6 @@ from leadflow_shared.contracts import (
 from leadflow_shared.deadletters import InvalidMessage
 from leadflow_shared.relay import EventMapper
 from leadflow_shared.topics import LEADS_EVENTS, LEADS_INBOUND
-from pydantic import ValidationError
 
 from .application import IntakeApplication
 from .domain import Lead

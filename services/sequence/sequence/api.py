@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from leadflow_shared.http import Check, health_router
 
 

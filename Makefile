@@ -1,0 +1,49 @@
+# leadflow — one entry point per task. `make run` and `make test` work on a fresh machine.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-unit test-integration test-e2e bench lint format schemas rebuild-intake infra-up infra-down clean
+
+setup:
+	@bash deploy/setup.sh
+
+run: setup ## Kafka + the four services + 100 demo leads, until Ctrl-C
+	$(PY) -m leadflow_shared.localinfra.stack
+
+test: setup ## everything: unit, integration (real Kafka + PostgreSQL), e2e, chaos
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest -m "e2e or chaos" $(PYTEST_ARGS)
+
+bench: setup ## throughput figures (not part of `make test`)
+	$(PY) bench/run.py
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+schemas: setup ## JSON Schema of every contract, generated from the models
+	$(PY) -m leadflow_shared.schemas docs/contracts/schemas
+
+infra-up: setup
+	$(PY) -m leadflow_shared.localinfra kafka start
+	$(PY) -m leadflow_shared.localinfra postgres start --databases intake,assignment,sequence,referral
+
+infra-down:
+	-$(PY) -m leadflow_shared.localinfra kafka stop
+	-$(PY) -m leadflow_shared.localinfra postgres stop
+
+clean:
+	rm -rf .run .pytest_cache .ruff_cache .mypy_cache

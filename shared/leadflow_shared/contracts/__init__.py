@@ -1,0 +1,45 @@
+"""Integration-event contracts: frozen, versioned pydantic v2 models.
+
+A breaking change is a new model (``...V2``), never an edit of an existing one. Every
+outgoing event carries its aggregate id and version, the consumers' idempotency key.
+Each topic's events live in their own module; this package re-exports them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from .assignments import LeadAssignedV1
+from .base import Contract, IntegrationEvent
+from .inbound import MAX_INBOUND_BYTES, Company, Contact, InboundLeadV1, LeadType
+from .leads import LeadReceivedV1
+
+INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
+    model.cloudevents_type: model for model in (LeadReceivedV1, LeadAssignedV1)
+}
+"""CloudEvents type → contract model, for consumers decoding a topic."""
+
+ALL_CONTRACTS: tuple[type[BaseModel], ...] = (InboundLeadV1, *INTEGRATION_EVENTS.values())
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every contract, keyed by model name (see `make schemas`)."""
+    return {model.__name__: model.model_json_schema() for model in ALL_CONTRACTS}
+
+
+__all__ = [
+    "ALL_CONTRACTS",
+    "INTEGRATION_EVENTS",
+    "MAX_INBOUND_BYTES",
+    "Company",
+    "Contact",
+    "Contract",
+    "InboundLeadV1",
+    "IntegrationEvent",
+    "LeadAssignedV1",
+    "LeadReceivedV1",
+    "LeadType",
+    "json_schemas",
+]

@@ -1,0 +1,31 @@
+"""Bases of every contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class Contract(BaseModel):
+    """Base of every contract: immutable and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IntegrationEvent(Contract):
+    """Base of outgoing events: the aggregate id and version are the idempotency key."""
+
+    cloudevents_type: ClassVar[str]
+
+    aggregate_id: UUID
+    version: int
+
+    @property
+    def subject(self) -> str:
+        return str(self.aggregate_id)
