@@ -1,0 +1,145 @@
+"""One contract for the event store, run against every adapter: SQLite and PostgreSQL.
+
+The services rely on exactly these properties: ordered aggregate streams, a gap-free
+notification log, optimistic concurrency, and tracking positions recorded atomically
+with the events they produced and never moving backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import RecordConflictError, Tracking
+
+from intake.application import IntakeApplication
+from intake.domain import Lead
+from leadflow_shared.contracts import InboundLeadV1
+from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.store import ServiceApplication, new_processing_event
+
+pytestmark = pytest.mark.integration
+
+
+class Account(Aggregate):
+    @event("Opened")
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.balance = 0
+
+    @event("Credited")
+    def credit(self, amount: int) -> None:
+        self.balance += amount
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    if request.param == "sqlite":
+        settings = ServiceSettings(service_name="contract", run_dir=tmp_path)
+    else:
+        db: dict[str, Any] = request.getfixturevalue("postgres_database")
+        settings = ServiceSettings(
+            service_name="contract",
+            postgres_host=db["host"],
+            postgres_port=db["port"],
+            postgres_user=db["user"],
+            postgres_password=db["password"],
+            postgres_dbname=db["dbname"],
+        )
+    yield settings.eventsourcing_env()
+
+
+@pytest.fixture
+def app(store_env: dict[str, str]) -> Iterator[ServiceApplication]:
+    application = ServiceApplication(env=store_env)
+    yield application
+    application.close()
+
+
+def test_an_aggregate_stream_comes_back_in_order(app: ServiceApplication) -> None:
+    account = Account(owner="ada")
+    for amount in (5, 7, 11):
+        account.credit(amount)
+    app.save(account)
+    copy = app.repository.get(account.id)
+    assert (copy.version, copy.balance) == (4, 23)
+    assert [e.originator_version for e in app.events.get(account.id)] == [1, 2, 3, 4]
+
+
+def test_the_notification_log_is_gap_free_and_pages(app: ServiceApplication) -> None:
+    for i in range(25):
+        app.save(Account(owner=f"o{i}"))
+    first = app.recorder.select_notifications(1, 10)
+    rest = app.recorder.select_notifications(first[-1].id + 1, 100)
+    ids = [n.id for n in [*first, *rest]]
+    assert ids == list(range(ids[0], ids[0] + 25))
+    assert app.recorder.max_notification_id() == ids[-1]
+
+
+def test_optimistic_concurrency_refuses_a_stale_writer(app: ServiceApplication) -> None:
+    account = Account(owner="ada")
+    app.save(account)
+    first, second = app.repository.get(account.id), app.repository.get(account.id)
+    first.credit(1)
+    app.save(first)
+    second.credit(2)
+    with pytest.raises(RecordConflictError):
+        app.save(second)
+    assert app.repository.get(account.id).balance == 1
+
+
+def test_events_and_tracking_are_recorded_together_or_not_at_all(app: ServiceApplication) -> None:
+    account = Account(owner="ada")
+    app.save(account)
+    # A processed message: its events and its tracking row land in one transaction.
+    processing = new_processing_event(Tracking("leads.inbound.v1:0", 5))
+    current = app.repository.get(account.id)
+    current.credit(10)
+    processing.collect_events(current)
+    app.record(processing)
+    assert app.tracked_position("leads.inbound.v1:0") == 5
+    # A conflicting one: neither its events nor its tracking row are stored.
+    stale = app.repository.get(account.id, version=1)  # a writer that missed the credit
+    stale.credit(99)
+    failing = new_processing_event(Tracking("leads.inbound.v1:0", 6))
+    failing.collect_events(stale)
+    with pytest.raises(RecordConflictError):
+        app.record(failing)
+    assert app.tracked_position("leads.inbound.v1:0") == 5
+    assert app.repository.get(account.id).balance == 10
+
+
+def test_a_tracking_position_never_moves_backwards(app: ServiceApplication) -> None:
+    app.recorder.insert_tracking(Tracking("relay:leads.events.v1", 40))
+    with pytest.raises(RecordConflictError):
+        app.recorder.insert_tracking(Tracking("relay:leads.events.v1", 39))
+    with pytest.raises(RecordConflictError):
+        app.recorder.insert_tracking(Tracking("relay:leads.events.v1", 40))
+    app.recorder.insert_tracking(Tracking("relay:leads.events.v1", 41))
+    assert app.tracked_position("relay:leads.events.v1") == 41
+    assert app.tracked_position("never-seen") is None
+
+
+def test_a_lead_round_trips_with_its_types_intact(store_env: dict[str, str]) -> None:
+    intake = IntakeApplication(env=store_env)
+    inbound = InboundLeadV1.model_validate(
+        {
+            "source": "web-form",
+            "external_id": "rt-1",
+            "contact": {"email": "ada@example.com"},
+            "company": {"country": "GB"},
+            "score": 7,
+            "occurred_at": "2026-11-01T10:00:00+02:00",
+            "attributes": {"utm_source": "newsletter"},
+        }
+    )
+    receipt = intake.receive_lead(inbound, via="http")
+    lead: Lead = IntakeApplication(env=store_env).get_lead(receipt.lead_id)  # a fresh process's view
+    assert lead.occurred_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert lead.contact == {"email": "ada@example.com"}
+    assert lead.details["attributes"] == {"utm_source": "newsletter"}
+    assert lead.score == 7
