@@ -14,10 +14,24 @@ from pydantic import BaseModel
 from .assignments import LeadAssignedV1
 from .base import Contract, IntegrationEvent
 from .inbound import MAX_INBOUND_BYTES, Company, Contact, InboundLeadV1, LeadType
-from .leads import LeadReceivedV1
+from .leads import (
+    LeadDeletedV1,
+    LeadReceivedV1,
+    LeadSnapshot,
+    LeadStatus,
+    LeadStatusChangedV1,
+    LeadUpdatedV1,
+)
 
 INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
-    model.cloudevents_type: model for model in (LeadReceivedV1, LeadAssignedV1)
+    model.cloudevents_type: model
+    for model in (
+        LeadReceivedV1,
+        LeadUpdatedV1,
+        LeadStatusChangedV1,
+        LeadDeletedV1,
+        LeadAssignedV1,
+    )
 }
 """CloudEvents type → contract model, for consumers decoding a topic."""
 
@@ -39,7 +53,12 @@ __all__ = [
     "InboundLeadV1",
     "IntegrationEvent",
     "LeadAssignedV1",
+    "LeadDeletedV1",
     "LeadReceivedV1",
+    "LeadSnapshot",
+    "LeadStatus",
+    "LeadStatusChangedV1",
     "LeadType",
+    "LeadUpdatedV1",
     "json_schemas",
 ]

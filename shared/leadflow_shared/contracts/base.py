@@ -19,7 +19,13 @@ class Contract(BaseModel):
 
 
 class IntegrationEvent(Contract):
-    """Base of outgoing events: the aggregate id and version are the idempotency key."""
+    """Base of outgoing events: the aggregate id and version are the idempotency key.
+
+    Unknown fields are ignored on read so a producer can add optional fields without
+    breaking consumers that were built against the older shape (tolerant reader).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     cloudevents_type: ClassVar[str]
 

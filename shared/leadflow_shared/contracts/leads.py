@@ -1,19 +1,20 @@
-"""Events intake publishes on `leads.events.v1`."""
+"""Events intake publishes on `leads.events.v1` (key and subject = lead id)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
+
+from pydantic import Field
 
 from .base import IntegrationEvent
 from .inbound import Company, Contact, LeadType
 
 
-class LeadReceivedV1(IntegrationEvent):
-    """intake recorded a new lead (topic `leads.events.v1`)."""
-
-    cloudevents_type: ClassVar[str] = "lead.received.v1"
+class LeadSnapshot(IntegrationEvent):
+    """The lead's attributes as assignment rules and segments see them."""
 
     lead_id: UUID
     source: str
@@ -23,5 +24,70 @@ class LeadReceivedV1(IntegrationEvent):
     company: Company
     score: int | None = None
     campaign_id: str | None = None
+    lifecycle_stage: str | None = None
+    product_interest: str | None = None
+    contact_requested: bool = False
+    attributes: dict[str, str] = Field(default_factory=dict)
     occurred_at: datetime
+
+
+class LeadReceivedV1(LeadSnapshot):
+    """intake recorded a new lead."""
+
+    cloudevents_type: ClassVar[str] = "lead.received.v1"
+
     received_at: datetime
+
+
+class LeadUpdatedV1(LeadSnapshot):
+    """An upstream system sent a newer version of an existing lead; the snapshot is current."""
+
+    cloudevents_type: ClassVar[str] = "lead.updated.v1"
+
+    changed_fields: list[str]
+    updated_at: datetime
+
+
+class LeadStatus(StrEnum):
+    unassigned = "unassigned"
+    assigned = "assigned"
+    converted = "converted"
+    closed_invalid = "closed_invalid"
+    voided = "voided"
+    deleted = "deleted"
+
+
+class LeadStatusChangedV1(IntegrationEvent):
+    """A lifecycle transition of a lead.
+
+    `action` names what happened (assigned, recycled, converted, closed_invalid, voided,
+    unvoided, merged, unmerged); the owner fields say who held the lead before and after,
+    so a consumer can keep open-lead counts per seller without reading intake's store.
+    """
+
+    cloudevents_type: ClassVar[str] = "lead.status-changed.v1"
+
+    lead_id: UUID
+    action: str
+    status_before: LeadStatus
+    status_after: LeadStatus
+    owner_id: str | None = None
+    team_id: str | None = None
+    previous_owner_id: str | None = None
+    previous_team_id: str | None = None
+    reason: str | None = None
+    actor: str | None = None
+    related_lead_id: UUID | None = None
+    occurred_at: datetime
+
+
+class LeadDeletedV1(IntegrationEvent):
+    """Tombstone: the lead is gone from every read model."""
+
+    cloudevents_type: ClassVar[str] = "lead.deleted.v1"
+
+    lead_id: UUID
+    previous_owner_id: str | None = None
+    reason: str | None = None
+    actor: str | None = None
+    occurred_at: datetime
