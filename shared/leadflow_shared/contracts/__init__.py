@@ -13,8 +13,17 @@ from pydantic import BaseModel
 
 from .assignments import LeadAssignedV1
 from .base import Contract, IntegrationEvent
-from .inbound import MAX_INBOUND_BYTES, Company, Contact, InboundLeadV1, LeadType
+from .inbound import (
+    MAX_INBOUND_BYTES,
+    Company,
+    Contact,
+    ContactLifecycleChangedV1,
+    InboundLeadV1,
+    LeadType,
+    normalise_phone,
+)
 from .leads import (
+    LeadChangedV1,
     LeadDeletedV1,
     LeadReceivedV1,
     LeadSnapshot,
@@ -30,12 +39,13 @@ INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
         LeadUpdatedV1,
         LeadStatusChangedV1,
         LeadDeletedV1,
+        LeadChangedV1,
         LeadAssignedV1,
     )
 }
 """CloudEvents type → contract model, for consumers decoding a topic."""
 
-ALL_CONTRACTS: tuple[type[BaseModel], ...] = (InboundLeadV1, *INTEGRATION_EVENTS.values())
+ALL_CONTRACTS: tuple[type[BaseModel], ...] = (InboundLeadV1, ContactLifecycleChangedV1, *INTEGRATION_EVENTS.values())
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -49,10 +59,12 @@ __all__ = [
     "MAX_INBOUND_BYTES",
     "Company",
     "Contact",
+    "ContactLifecycleChangedV1",
     "Contract",
     "InboundLeadV1",
     "IntegrationEvent",
     "LeadAssignedV1",
+    "LeadChangedV1",
     "LeadDeletedV1",
     "LeadReceivedV1",
     "LeadSnapshot",
@@ -61,4 +73,5 @@ __all__ = [
     "LeadType",
     "LeadUpdatedV1",
     "json_schemas",
+    "normalise_phone",
 ]

@@ -6,7 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator
+import phonenumbers
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from .base import Contract, Identifier, LongText, ShortText
 
@@ -62,6 +63,51 @@ class InboundLeadV1(Contract):
     @field_validator("occurred_at")
     @classmethod
     def _must_be_timezone_aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("occurred_at must carry a time zone offset")
-        return value
+        return _aware(value)
+
+    @model_validator(mode="after")
+    def _phone_in_e164(self) -> InboundLeadV1:
+        if self.contact.phone is None:
+            return self
+        e164 = normalise_phone(self.contact.phone, self.company.country)
+        return self.model_copy(update={"contact": self.contact.model_copy(update={"phone": e164})})
+
+
+def normalise_phone(raw: str, country: str | None) -> str:
+    """E.164 form of a phone number; a national number needs the company's country."""
+    try:
+        parsed = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"contact.phone is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        hint = "" if raw.startswith("+") or country else " (give it in +<country code> form or set company.country)"
+        raise ValueError(f"contact.phone is not a valid number{hint}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone offset")
+    return value
+
+
+class ContactLifecycleChangedV1(Contract):
+    """An upstream CRM moved a contact to another lifecycle stage (type `contact.lifecycle-changed.v1`).
+
+    When the stage is the one lead settings name for auto-creation, intake creates a lead
+    for the contact, once.
+    """
+
+    cloudevents_type: ClassVar[str] = "contact.lifecycle-changed.v1"
+
+    source: Identifier
+    contact_id: Identifier
+    lifecycle_stage: ShortText
+    contact: Contact = Field(default_factory=Contact)
+    company: Company = Field(default_factory=Company)
+    occurred_at: datetime
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _must_be_timezone_aware(cls, value: datetime) -> datetime:
+        return _aware(value)

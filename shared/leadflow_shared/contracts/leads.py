@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -89,5 +89,22 @@ class LeadDeletedV1(IntegrationEvent):
     lead_id: UUID
     previous_owner_id: str | None = None
     reason: str | None = None
+    actor: str | None = None
+    occurred_at: datetime
+
+
+class LeadChangedV1(IntegrationEvent):
+    """Any other change to a lead: its stage, qualification, follow-ups, documents, duplicates, associations.
+
+    `change` names it (stage_moved, qualified, disqualified, followed_up, document_linked,
+    marked_possible_duplicate, associated, absorbed, released, upstream_update_ignored);
+    `data` holds that change's fields.
+    """
+
+    cloudevents_type: ClassVar[str] = "lead.changed.v1"
+
+    lead_id: UUID
+    change: str
+    data: dict[str, Any] = Field(default_factory=dict)
     actor: str | None = None
     occurred_at: datetime

@@ -1,0 +1,420 @@
+"""The Lead aggregate: one lead's whole life as events.
+
+Guards live in the public command methods (`check_*` first, then a private past-tense
+event); event bodies only change state, so old streams always replay even when rules
+tighten later. Exact lifecycle rules (docs/intake.md has the table):
+
+- unassigned → assigned (assignment decided) → converted | recycled (back to unassigned)
+- any non-converted → closed_invalid (irreversible: then only void or delete)
+- void from unassigned or closed_invalid; a voided lead allows nothing but unvoid
+- delete only when unassigned or closed_invalid, never converted, never with documents
+- follow-ups not on closed_invalid or voided; documents only while assigned or converted
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import IllegalTransition
+
+LEAD_NAMESPACE = uuid5(NAMESPACE_URL, "leadflow:lead")
+
+UNASSIGNED, ASSIGNED, CONVERTED, CLOSED_INVALID = "unassigned", "assigned", "converted", "closed_invalid"
+
+ACTIONS_BY_STATUS: dict[str, list[str]] = {
+    UNASSIGNED: [
+        "close_invalid",
+        "void",
+        "delete",
+        "follow_up",
+        "move_stage",
+        "qualify",
+        "disqualify",
+        "merge",
+        "associate",
+    ],
+    ASSIGNED: [
+        "convert",
+        "recycle",
+        "close_invalid",
+        "follow_up",
+        "link_document",
+        "move_stage",
+        "qualify",
+        "disqualify",
+        "merge",
+        "associate",
+    ],
+    CONVERTED: ["follow_up", "link_document", "associate"],
+    CLOSED_INVALID: ["void", "delete"],
+}
+VOIDED_ACTIONS = ["unvoid"]
+
+
+def lead_id_for(source: str, external_id: str) -> UUID:
+    """The same upstream lead always gets the same id, so a re-sent lead is recognised."""
+    return uuid5(LEAD_NAMESPACE, f"{source}\x1f{external_id}")
+
+
+class Lead(Aggregate):
+    """One lead, from the first upstream message on."""
+
+    @staticmethod
+    def create_id(source: str, external_id: str, **_: Any) -> UUID:
+        return lead_id_for(source, external_id)
+
+    @event("Received")
+    def __init__(
+        self,
+        source: str,
+        external_id: str,
+        lead_type: str,
+        contact: dict[str, Any],
+        company: dict[str, Any],
+        score: int | None,
+        campaign_id: str | None,
+        details: dict[str, Any],
+        occurred_at: datetime,
+        received_at: datetime,
+        received_via: str,
+        stage_id: str | None = None,
+    ) -> None:
+        self.source = source
+        self.external_id = external_id
+        self.lead_type = lead_type
+        self.contact = contact
+        self.company = company
+        self.score = score
+        self.campaign_id = campaign_id
+        self.details = details
+        self.occurred_at = occurred_at
+        self.received_at = received_at
+        self.received_via = received_via
+        self.stage_id = stage_id
+        self.status = UNASSIGNED
+        self.voided = False
+        self.deleted = False
+        self.owner_id: str | None = None
+        self.team_id: str | None = None
+        self.customer_id: UUID | None = None
+        self.documents: list[dict[str, str]] = []
+        self.qualification: dict[str, Any] | None = None
+        self.follow_ups = 0
+        self.last_follower: str | None = None
+        self.last_follow_up_at: datetime | None = None
+        self.possible_duplicates: list[str] = []
+        self.merged_into: UUID | None = None
+        self.absorbed: list[str] = []
+        self.associations: list[dict[str, str]] = []
+        self.lifecycle_stage: str | None = details.get("lifecycle_stage")
+        self.favorited_by: set[str] = set()
+        self.ignored_updates = 0
+        self.assignment_version = 0
+
+    # -- what is allowed now -------------------------------------------------------------
+
+    def allowed_actions(self) -> list[str]:
+        if self.deleted:
+            return []
+        if self.voided:
+            return list(VOIDED_ACTIONS)
+        actions = list(ACTIONS_BY_STATUS[self.status])
+        if self.documents and "delete" in actions:
+            actions.remove("delete")
+        if self.merged_into is not None:
+            actions = [a for a in actions if a not in ("merge", "convert")] + ["unmerge"]
+        return actions
+
+    def check_allows(self, action: str) -> None:
+        if action not in self.allowed_actions():
+            status = "deleted" if self.deleted else "voided" if self.voided else self.status
+            raise IllegalTransition(action, status, self.allowed_actions())
+
+    # -- upstream ------------------------------------------------------------------------
+
+    def apply_upstream(self, changes: dict[str, Any], occurred_at: datetime, at: datetime) -> bool:
+        """Apply a newer upstream version; an older (or same-time) one is recorded as ignored."""
+        if occurred_at <= self.occurred_at:
+            self._ignore_upstream(occurred_at=occurred_at, at=at, reason="not newer than the current version")
+            return False
+        changed = {k: v for k, v in changes.items() if getattr(self, k, None) != v}
+        self._update_from_upstream(
+            changes=changed, snapshot={**self.snapshot(), **changed}, occurred_at=occurred_at, at=at
+        )
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        """The upstream attributes as they stand (what LeadUpdatedV1 carries)."""
+        return {
+            "source": self.source,
+            "external_id": self.external_id,
+            "lead_type": self.lead_type,
+            "contact": self.contact,
+            "company": self.company,
+            "score": self.score,
+            "campaign_id": self.campaign_id,
+            "details": self.details,
+        }
+
+    @event("UpstreamUpdated")
+    def _update_from_upstream(
+        self, changes: dict[str, Any], snapshot: dict[str, Any], occurred_at: datetime, at: datetime
+    ) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        if "details" in changes:
+            self.lifecycle_stage = changes["details"].get("lifecycle_stage", self.lifecycle_stage)
+        self.occurred_at = occurred_at
+
+    @event("UpstreamUpdateIgnored")
+    def _ignore_upstream(self, occurred_at: datetime, at: datetime, reason: str) -> None:
+        self.ignored_updates += 1
+
+    # -- assignment ----------------------------------------------------------------------
+
+    def assign(
+        self, owner_id: str | None, team_id: str | None, method: str, at: datetime, assignment_version: int
+    ) -> bool:
+        """Take the assignment service's decision; ignored when the lead can no longer be assigned."""
+        if self.deleted or self.voided or self.status not in (UNASSIGNED, ASSIGNED):
+            return False
+        if assignment_version <= self.assignment_version:
+            return False  # a re-sent or older decision
+        if (owner_id, team_id) == (self.owner_id, self.team_id) and self.status == ASSIGNED:
+            return False
+        self._assigned(
+            owner_id=owner_id,
+            team_id=team_id,
+            method=method,
+            at=at,
+            assignment_version=assignment_version,
+            status_before=self.status,
+            previous_owner_id=self.owner_id,
+            previous_team_id=self.team_id,
+        )
+        return True
+
+    @event("Assigned")
+    def _assigned(
+        self,
+        owner_id: str | None,
+        team_id: str | None,
+        method: str,
+        at: datetime,
+        assignment_version: int,
+        status_before: str,
+        previous_owner_id: str | None,
+        previous_team_id: str | None,
+    ) -> None:
+        self.owner_id = owner_id
+        self.team_id = team_id
+        self.status = ASSIGNED
+        self.assignment_version = assignment_version
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def convert(self, customer_id: UUID, linked_existing: bool, actor: str, at: datetime) -> None:
+        self.check_allows("convert")
+        self._converted(
+            customer_id=customer_id,
+            linked_existing=linked_existing,
+            actor=actor,
+            at=at,
+            owner_id=self.owner_id,
+            team_id=self.team_id,
+        )
+
+    @event("Converted")
+    def _converted(
+        self,
+        customer_id: UUID,
+        linked_existing: bool,
+        actor: str,
+        at: datetime,
+        owner_id: str | None,
+        team_id: str | None,
+    ) -> None:
+        self.customer_id = customer_id
+        self.status = CONVERTED
+
+    def recycle(self, reason: str | None, actor: str, at: datetime) -> None:
+        self.check_allows("recycle")
+        self._recycled(
+            previous_owner_id=self.owner_id, previous_team_id=self.team_id, reason=reason, actor=actor, at=at
+        )
+
+    @event("Recycled")
+    def _recycled(
+        self, previous_owner_id: str | None, previous_team_id: str | None, reason: str | None, actor: str, at: datetime
+    ) -> None:
+        self.owner_id = None
+        self.team_id = None
+        self.status = UNASSIGNED
+
+    def close_invalid(self, reason: str, actor: str, at: datetime) -> None:
+        self.check_allows("close_invalid")
+        self._closed_invalid(
+            reason=reason, actor=actor, at=at, status_before=self.status, previous_owner_id=self.owner_id
+        )
+
+    @event("ClosedInvalid")
+    def _closed_invalid(
+        self, reason: str, actor: str, at: datetime, status_before: str, previous_owner_id: str | None
+    ) -> None:
+        self.status = CLOSED_INVALID
+
+    def void(self, reason: str | None, actor: str, at: datetime) -> None:
+        self.check_allows("void")
+        self._voided(reason=reason, actor=actor, at=at, status_before=self.status)
+
+    @event("Voided")
+    def _voided(self, reason: str | None, actor: str, at: datetime, status_before: str) -> None:
+        self.voided = True
+
+    def unvoid(self, actor: str, at: datetime) -> None:
+        self.check_allows("unvoid")
+        self._unvoided(actor=actor, at=at, restored_status=self.status)
+
+    @event("Unvoided")
+    def _unvoided(self, actor: str, at: datetime, restored_status: str) -> None:
+        self.voided = False
+
+    def delete(self, reason: str | None, actor: str, at: datetime) -> None:
+        self.check_allows("delete")
+        self._deleted(reason=reason, actor=actor, at=at, previous_owner_id=self.owner_id, status_before=self.status)
+
+    @event("Deleted")
+    def _deleted(
+        self, reason: str | None, actor: str, at: datetime, previous_owner_id: str | None, status_before: str
+    ) -> None:
+        self.deleted = True
+
+    # -- work on the lead ----------------------------------------------------------------
+
+    def follow_up(self, note: str, actor: str, at: datetime) -> None:
+        self.check_allows("follow_up")
+        self._followed_up(note=note, actor=actor, at=at)
+
+    @event("FollowedUp")
+    def _followed_up(self, note: str, actor: str, at: datetime) -> None:
+        self.follow_ups += 1
+        self.last_follower = actor
+        self.last_follow_up_at = at
+
+    def link_document(self, kind: str, number: str, actor: str, at: datetime) -> None:
+        self.check_allows("link_document")
+        self._document_linked(kind=kind, number=number, actor=actor, at=at)
+
+    @event("DocumentLinked")
+    def _document_linked(self, kind: str, number: str, actor: str, at: datetime) -> None:
+        self.documents.append({"kind": kind, "number": number})
+
+    def move_stage(self, to_stage: str, actor: str, at: datetime, reason: str | None = None) -> None:
+        if to_stage == self.stage_id:
+            return
+        self.check_allows("move_stage")
+        self._stage_moved(from_stage=self.stage_id, to_stage=to_stage, actor=actor, at=at, reason=reason)
+
+    def move_stage_for_settings(self, to_stage: str, actor: str, at: datetime, reason: str) -> None:
+        """A stage being deleted moves its leads whatever their status: the stage must go."""
+        if to_stage != self.stage_id:
+            self._stage_moved(from_stage=self.stage_id, to_stage=to_stage, actor=actor, at=at, reason=reason)
+
+    @event("StageMoved")
+    def _stage_moved(self, from_stage: str | None, to_stage: str, actor: str, at: datetime, reason: str | None) -> None:
+        self.stage_id = to_stage
+
+    def qualify(self, deal: dict[str, Any] | None, actor: str, at: datetime) -> None:
+        self.check_allows("qualify")
+        self._qualified(deal=deal, actor=actor, at=at)
+
+    @event("Qualified")
+    def _qualified(self, deal: dict[str, Any] | None, actor: str, at: datetime) -> None:
+        self.qualification = {"outcome": "qualified", "deal": deal, "by": actor}
+
+    def disqualify(
+        self, reason_id: str | None, reason_label: str | None, note: str | None, actor: str, at: datetime
+    ) -> None:
+        self.check_allows("disqualify")
+        self._disqualified(reason_id=reason_id, reason_label=reason_label, note=note, actor=actor, at=at)
+
+    @event("Disqualified")
+    def _disqualified(
+        self, reason_id: str | None, reason_label: str | None, note: str | None, actor: str, at: datetime
+    ) -> None:
+        self.qualification = {"outcome": "disqualified", "reason_id": reason_id, "reason": reason_label, "by": actor}
+
+    def associate(self, kind: str, target_id: str, lifecycle_stage: str | None, actor: str, at: datetime) -> None:
+        self.check_allows("associate")
+        self._associated(kind=kind, target_id=target_id, lifecycle_stage=lifecycle_stage, actor=actor, at=at)
+
+    @event("Associated")
+    def _associated(self, kind: str, target_id: str, lifecycle_stage: str | None, actor: str, at: datetime) -> None:
+        self.associations.append({"kind": kind, "id": target_id})
+        if lifecycle_stage is not None:
+            self.lifecycle_stage = lifecycle_stage
+
+    # -- duplicates and merges -----------------------------------------------------------
+
+    def mark_possible_duplicate(self, lead_ids: list[str], customer_ids: list[str], at: datetime) -> None:
+        new = (set(lead_ids) | set(customer_ids)) - set(self.possible_duplicates)
+        if new:
+            self._marked_possible_duplicate(lead_ids=sorted(lead_ids), customer_ids=sorted(customer_ids), at=at)
+
+    @event("MarkedPossibleDuplicate")
+    def _marked_possible_duplicate(self, lead_ids: list[str], customer_ids: list[str], at: datetime) -> None:
+        self.possible_duplicates = sorted(set(self.possible_duplicates) | set(lead_ids) | set(customer_ids))
+
+    def merge_into(self, survivor_id: UUID, actor: str, at: datetime) -> None:
+        self.check_allows("merge")
+        self._merged_into(survivor_id=survivor_id, actor=actor, at=at, status=self.status)
+
+    @event("MergedInto")
+    def _merged_into(self, survivor_id: UUID, actor: str, at: datetime, status: str) -> None:
+        self.merged_into = survivor_id
+
+    def absorb(self, merged_id: UUID, actor: str, at: datetime) -> None:
+        self.check_allows("merge")
+        self._absorbed(merged_id=merged_id, actor=actor, at=at)
+
+    @event("Absorbed")
+    def _absorbed(self, merged_id: UUID, actor: str, at: datetime) -> None:
+        self.absorbed.append(str(merged_id))
+
+    def unmerge(self, actor: str, at: datetime) -> UUID:
+        self.check_allows("unmerge")
+        survivor = self.merged_into
+        assert survivor is not None
+        self._unmerged(survivor_id=survivor, actor=actor, at=at, status=self.status)
+        return survivor
+
+    @event("Unmerged")
+    def _unmerged(self, survivor_id: UUID, actor: str, at: datetime, status: str) -> None:
+        self.merged_into = None
+
+    def release(self, merged_id: UUID, actor: str, at: datetime) -> None:
+        """The survivor's side of an unmerge."""
+        if str(merged_id) in self.absorbed:
+            self._released(merged_id=merged_id, actor=actor, at=at)
+
+    @event("Released")
+    def _released(self, merged_id: UUID, actor: str, at: datetime) -> None:
+        self.absorbed.remove(str(merged_id))
+
+    # -- per-user state ------------------------------------------------------------------
+
+    def toggle_favorite(self, user_id: str, at: datetime) -> bool:
+        on = user_id not in self.favorited_by
+        self._favorite_toggled(user_id=user_id, on=on, at=at)
+        return on
+
+    @event("FavoriteToggled")
+    def _favorite_toggled(self, user_id: str, on: bool, at: datetime) -> None:
+        if on:
+            self.favorited_by.add(user_id)
+        else:
+            self.favorited_by.discard(user_id)
