@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -42,6 +43,8 @@ class ServiceParts:
     publications: Mapping[str, EventMapper]
     """Published topic → domain-to-integration event mapper."""
     extra_topics: Mapping[str, int] = field(default_factory=dict)
+    background: Sequence[BackgroundJob] = ()
+    """Jobs that run beside the consumers (projections, schedulers, periodic re-runs)."""
 
     def topics_to_ensure(self) -> dict[str, int]:
         partitions = self.settings.lead_topic_partitions
@@ -49,6 +52,16 @@ class ServiceParts:
         topics = {self.settings.topic(t): partitions for t in names}
         topics.update({self.settings.topic(t): n for t, n in self.extra_topics.items()})
         return topics
+
+
+class BackgroundJob(Protocol):
+    """A long-running job of a service: `run` until `stop` is called, then return promptly."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class _QuietServer(uvicorn.Server):
@@ -89,6 +102,8 @@ class RunningService:
             parts.app.on_recorded.append(lambda relay=relay: loop.call_soon_threadsafe(relay.wake))
             self.relays.append(relay)
             self._tasks.append(asyncio.create_task(relay.run(), name=f"relay:{topic}"))
+        for job in parts.background:
+            self._tasks.append(asyncio.create_task(job.run(), name=job.name))
         if parts.subscriptions:
             self.consumer = TrackedConsumer(
                 bootstrap=settings.bootstrap,
@@ -105,6 +120,8 @@ class RunningService:
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
+        for job in self.parts.background:
+            job.stop()
         for relay in self.relays:
             relay.stop()
         for task in self._tasks:
@@ -134,6 +151,7 @@ def assemble(
     create_api: Callable[[StoreWorker, dict[str, Check]], FastAPI],
     subscriptions: Mapping[str, Handler],
     publications: Mapping[str, EventMapper],
+    background: Sequence[BackgroundJob] = (),
 ) -> RunningService:
     """Put a service's parts together; every service's bootstrap calls this."""
     worker = StoreWorker(settings.service_name)
@@ -154,6 +172,7 @@ def assemble(
         api=create_api(worker, {"broker": broker, "store": store}),
         subscriptions=subscriptions,
         publications=publications,
+        background=background,
     )
     running = RunningService(parts)
     return running
