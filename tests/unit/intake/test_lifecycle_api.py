@@ -1,0 +1,112 @@
+"""The lifecycle over HTTP: 409 names the status and the allowed actions, 422 names the field."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from intake.api import create_api
+from intake.application import IntakeApplication
+from leadflow_shared.contracts import LeadAssignedV1
+from leadflow_shared.store import StoreWorker
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[httpx.AsyncClient, IntakeApplication]]:
+    app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    worker = StoreWorker("test")
+    api = create_api(app, worker, {})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
+        yield http, app
+    worker.shutdown()
+
+
+def lead(external_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source": "web-form",
+        "external_id": external_id,
+        "occurred_at": "2026-11-01T10:00:00Z",
+        "contact": {"phone": "+44 20 7946 0958"},
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_an_illegal_transition_is_409_with_status_and_allowed_actions(client: Any) -> None:
+    http, _ = client
+    lead_id = (await http.post("/v1/leads", json=lead("1"))).json()["lead"]["lead_id"]
+    response = await http.post(f"/v1/leads/{lead_id}/convert", json={}, headers={"X-Actor": "ana"})
+    assert response.status_code == 409
+    body = response.json()
+    assert body["status"] == "unassigned" and body["action"] == "convert"
+    assert "close_invalid" in body["allowed_actions"] and "convert" not in body["allowed_actions"]
+
+
+async def test_conversion_refused_on_a_customer_phone_names_the_customer(client: Any) -> None:
+    http, app = client
+    ids = [(await http.post("/v1/leads", json=lead(str(i)))).json()["lead"]["lead_id"] for i in (1, 2)]
+    for i, lead_id in enumerate(ids):
+        app.on_assignment_decided(
+            LeadAssignedV1(
+                aggregate_id=lead_id,
+                version=2,
+                lead_id=lead_id,
+                seller_id=f"s{i}",
+                method="round_robin",
+                decided_at="2026-11-01T10:00:00Z",
+            )
+        )
+    customer = (await http.post(f"/v1/leads/{ids[0]}/convert", json={})).json()["customer_id"]
+    refused = await http.post(f"/v1/leads/{ids[1]}/convert", json={})
+    assert refused.status_code == 409 and refused.json()["existing_customer_id"] == customer
+    linked = await http.post(f"/v1/leads/{ids[1]}/convert", json={"link_to_customer_id": customer})
+    assert linked.status_code == 200 and linked.json()["lead"]["status"] == "converted"
+
+
+async def test_bad_input_is_422_with_the_field(client: Any) -> None:
+    http, _ = client
+    bad_phone = await http.post("/v1/leads", json=lead("1", contact={"phone": "12"}))
+    assert bad_phone.status_code == 422 and "contact.phone" in bad_phone.text
+    bad_email = await http.post("/v1/leads", json=lead("2", contact={"email": "nope"}))
+    assert bad_email.status_code == 422 and bad_email.json()["detail"][0]["loc"][-1] == "email"
+    too_long = await http.post("/v1/leads", json=lead("3", contact={"first_name": "x" * 201}))
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"][-1] == "first_name"
+    lead_id = (await http.post("/v1/leads", json=lead("4"))).json()["lead"]["lead_id"]
+    unknown_reason = await http.post(f"/v1/leads/{lead_id}/disqualify", json={"reason_id": "nope"})
+    assert unknown_reason.status_code == 422 and unknown_reason.json()["detail"][0]["loc"] == ["body", "reason_id"]
+    unknown_stage = await http.post(f"/v1/leads/{lead_id}/stage", json={"stage_id": "nope"})
+    assert unknown_stage.status_code == 422
+
+
+async def test_an_oversized_payload_is_413(client: Any) -> None:
+    http, _ = client
+    response = await http.post("/v1/leads", json=lead("1", notes="x" * 70_000))
+    assert response.status_code == 413 and "body" in response.text
+
+
+async def test_a_deleted_lead_is_gone_and_its_events_tell_who_when_why(client: Any) -> None:
+    http, _ = client
+    lead_id = (await http.post("/v1/leads", json=lead("1"))).json()["lead"]["lead_id"]
+    await http.post(f"/v1/leads/{lead_id}/follow-ups", json={"note": "called"}, headers={"X-Actor": "ana"})
+    assert (
+        await http.delete(f"/v1/leads/{lead_id}", params={"reason": "test"}, headers={"X-Actor": "ben"})
+    ).status_code == 204
+    assert (await http.get(f"/v1/leads/{lead_id}")).status_code == 404
+    events = (await http.get(f"/v1/leads/{lead_id}/events")).json()
+    assert [(e["type"], e["actor"]) for e in events] == [("Received", None), ("FollowedUp", "ana"), ("Deleted", "ben")]
+    assert events[-1]["reason"] == "test" and events[-1]["recorded_at"]
+
+
+async def test_settings_over_http_delete_a_stage_with_a_move(client: Any) -> None:
+    http, _ = client
+    lead_id = (await http.post("/v1/leads", json=lead("1"))).json()["lead"]["lead_id"]
+    assert (await http.post("/v1/settings/leads/stages", json={"id": "won", "name": "Won"})).status_code == 201
+    assert (await http.delete("/v1/settings/leads/stages/new")).status_code == 409
+    moved = await http.delete("/v1/settings/leads/stages/new", params={"move_to": "won"})
+    assert moved.status_code == 200 and moved.json()["moved"] == 1
+    assert (await http.get(f"/v1/leads/{lead_id}")).json()["stage_id"] == "won"
