@@ -176,9 +176,9 @@ def test_void_hides_and_unvoid_restores_the_previous_status(app: IntakeApplicati
         app.void(lead_id, actor="u", reason="test data")
         assert app.get_lead(lead_id).allowed_actions() == ["unvoid"]
         for action in (
-            lambda: app.follow_up(lead_id, actor="u", note="n"),
-            lambda: app.delete(lead_id, actor="u"),
-            lambda: app.void(lead_id, actor="u"),
+            lambda lid=lead_id: app.follow_up(lid, actor="u", note="n"),
+            lambda lid=lead_id: app.delete(lid, actor="u"),
+            lambda lid=lead_id: app.void(lid, actor="u"),
         ):
             refused(action, "voided")
         app.unvoid(lead_id, actor="u")
