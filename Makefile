@@ -24,6 +24,11 @@ test-e2e: setup
 
 bench: setup ## throughput figures (not part of `make test`)
 	$(PY) bench/run.py
+	$(PY) bench/assignment.py
+	$(PY) bench/import_leads.py
+
+rebuild-intake: setup ## drop and rebuild every intake read model from the event store
+	$(PY) -m intake.cli rebuild-read-models
 
 lint: setup
 	$(PY) -m ruff check .
