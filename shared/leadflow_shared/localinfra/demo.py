@@ -16,7 +16,7 @@ import secrets
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -199,6 +199,12 @@ async def send(bootstrap: str, topic: str, batch: list[Message], progress: Progr
         await producer.stop()
 
 
+def is_lead_assigned(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    """True for a LeadAssignedV1 message (the topic carries other assignment events too)."""
+    ce_type = dict(headers or ()).get("ce_type")
+    return ce_type == LeadAssignedV1.cloudevents_type.encode()
+
+
 class AssignmentWatcher:
     """Reads `assignments.events.v1` from the beginning and keeps this batch's LeadAssignedV1."""
 
@@ -233,7 +239,8 @@ class AssignmentWatcher:
             before = len(result.assignments)
             for records in batches.values():
                 for record in records:
-                    self._take(result, record.value)
+                    if is_lead_assigned(record.headers):
+                        self._take(result, record.value)
             after = len(result.assignments)
             if progress is not None and (after // step > before // step or after == len(self.wanted) > before):
                 progress(f"demo: {after}/{len(self.wanted)} leads assigned")
