@@ -66,7 +66,6 @@ class TrackedConsumer:
         record_tracking: Callable[[Tracking], None],
         dead_letters: DeadLetterPublisher,
         max_records: int = 500,
-        conflict_retries: int = 5,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -76,13 +75,13 @@ class TrackedConsumer:
         self._record_tracking = record_tracking
         self._dead_letters = dead_letters
         self._max_records = max_records
-        self._conflict_retries = conflict_retries
         self._positions: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.applied = 0
         self.dead_lettered = 0
         self.skipped_as_seen = 0
+        self.retries = 0
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -100,7 +99,12 @@ class TrackedConsumer:
         assert self._consumer is not None, "start() first"
         consumer = self._consumer
         while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            except Exception:
+                log.exception("polling %s failed; retrying", ", ".join(self._handlers))
+                await asyncio.sleep(1.0)
+                continue
             for tp, records in batches.items():
                 for record in records:
                     if self._stopping.is_set():
@@ -148,47 +152,47 @@ class TrackedConsumer:
             self.skipped_as_seen += 1  # redelivered: already in the store
             return
         handler = self._handlers[delivery.topic]
-        for attempt in range(self._conflict_retries + 1):
+        attempt = 0
+        while True:
             try:
                 await self._worker.call(handler, delivery)
                 self.applied += 1
                 break
             except InvalidMessage as invalid:
-                await self._dead_letters.publish(
-                    DeadLetter(
-                        topic=delivery.topic,
-                        partition=delivery.partition,
-                        offset=delivery.offset,
-                        key=delivery.key,
-                        value=delivery.value,
-                        headers=delivery.headers,
-                        error=invalid,
-                    )
-                )
-                await self._worker.call(self._record_tracking, delivery.tracking)
-                self.dead_lettered += 1
-                log.warning(
-                    "dead-lettered %s:%s@%s: %s", delivery.topic, delivery.partition, delivery.offset, invalid.reason
-                )
+                await self._dead_letter(delivery, invalid)
                 break
             except RecordConflictError:
-                # Another writer changed the same aggregate; if it was our own earlier
-                # attempt of this very message the tracking check makes the retry a no-op.
+                # Another writer changed the same aggregate (or tracking row) first. If that
+                # was this very message, the store already has it; otherwise reload and retry.
                 position = await self._worker.call(self._tracked_position, delivery.tracking.application_name)
                 if position is not None and delivery.offset < position:
                     break
-                if attempt == self._conflict_retries:
-                    raise
-                await asyncio.sleep(0.01 * (attempt + 1))
+                log.info("conflict applying %s:%s@%s; retrying", delivery.topic, delivery.partition, delivery.offset)
             except Exception:
-                # Infrastructure trouble or a bug: never skip the message. Retry with
-                # back-off until it goes through or the service is asked to stop.
+                # Infrastructure trouble or a bug: never skip the message; retry with back-off.
                 log.exception("applying %s:%s@%s failed; retrying", delivery.topic, delivery.partition, delivery.offset)
-                if self._stopping.is_set():
-                    return
-                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(attempt, 5)))
-                return await self._apply(tp, delivery)
+            if self._stopping.is_set():
+                return  # not applied, not tracked: the next owner of the partition redoes it
+            attempt += 1
+            self.retries += 1
+            await asyncio.sleep(min(5.0, 0.01 * 2 ** min(attempt, 9)))
         self._positions[tp] = delivery.offset + 1
+
+    async def _dead_letter(self, delivery: Delivery, invalid: InvalidMessage) -> None:
+        await self._dead_letters.publish(
+            DeadLetter(
+                topic=delivery.topic,
+                partition=delivery.partition,
+                offset=delivery.offset,
+                key=delivery.key,
+                value=delivery.value,
+                headers=delivery.headers,
+                error=invalid,
+            )
+        )
+        await self._worker.call(self._record_tracking, delivery.tracking)
+        self.dead_lettered += 1
+        log.warning("dead-lettered %s:%s@%s: %s", delivery.topic, delivery.partition, delivery.offset, invalid.reason)
 
     async def _commit_hint(self) -> None:
         if self._consumer is None:

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification, RecordConflictError, Tracking
 
 from .cloudevents import to_binary
 from .contracts import IntegrationEvent
+from .lease import PublishLease
 from .store import ServiceApplication, StoreWorker
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class OutboxRelay:
         source: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.2,
+        lease: PublishLease | None = None,
     ) -> None:
         self._app = app
         self._worker = worker
@@ -53,6 +55,7 @@ class OutboxRelay:
         self._source = source
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
+        self._lease = lease
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.position_name = f"relay:{topic}"
@@ -93,7 +96,12 @@ class OutboxRelay:
         return len(pending), notifications[-1].id
 
     async def record_position(self, last_id: int) -> None:
-        await self._worker.call(self._app.recorder.insert_tracking, Tracking(self.position_name, last_id))
+        try:
+            await self._worker.call(self._app.recorder.insert_tracking, Tracking(self.position_name, last_id))
+        except RecordConflictError:
+            # Another relay process got further first (it held the lease before us); its
+            # position stands, and we carry on from there.
+            log.info("relay position for %s already beyond %s", self.topic, last_id)
 
     async def drain(self) -> int:
         """Publish everything stored so far; returns how many messages were sent."""
@@ -109,15 +117,24 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
+                if self._lease is not None and not await self._lease.hold():
+                    await self._sleep_or_wake(self._lease.retry_seconds)
+                    continue
                 await self.drain()
             except Exception:
                 log.exception("relay to %s failed; retrying", self.topic)
                 await asyncio.sleep(1.0)
                 continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
-        await self.drain()  # flush what was stored before the stop
+            await self._sleep_or_wake(self._idle_poll_seconds)
+        if self._lease is None or await self._lease.hold():
+            await self.drain()  # flush what was stored before the stop
+        if self._lease is not None:
+            await self._lease.release()
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     def stop(self) -> None:
         self._stopping.set()

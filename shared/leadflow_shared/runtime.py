@@ -22,6 +22,7 @@ from .consumer import Handler, TrackedConsumer
 from .deadletters import DeadLetterPublisher
 from .http import Check
 from .kafka import ensure_topics, make_producer
+from .lease import PostgresAdvisoryLease
 from .relay import EventMapper, OutboxRelay
 from .settings import ServiceSettings
 from .store import ServiceApplication, StoreWorker
@@ -98,6 +99,7 @@ class RunningService:
                 source=f"leadflow/{settings.service_name}",
                 batch_size=settings.relay_batch_size,
                 idle_poll_seconds=settings.relay_idle_poll_seconds,
+                lease=_publish_lease(settings, topic),
             )
             parts.app.on_recorded.append(lambda relay=relay: loop.call_soon_threadsafe(relay.wake))
             self.relays.append(relay)
@@ -141,8 +143,21 @@ class RunningService:
             raise RuntimeError("producer not started")
         await self.producer.client.fetch_all_metadata()
 
+    async def check_workers(self) -> None:
+        """Consumers, relays and background jobs must all still be running."""
+        dead = [task.get_name() for task in self._tasks if task.done()]
+        if dead:
+            raise RuntimeError(f"stopped: {', '.join(dead)}")
+
     async def check_store(self) -> None:
         await self.parts.worker.call(self.parts.app.recorder.max_notification_id)
+
+
+def _publish_lease(settings: ServiceSettings, topic: str) -> PostgresAdvisoryLease | None:
+    if not settings.uses_postgres:
+        return None  # a SQLite store belongs to one process
+    name = f"leadflow:{settings.postgres_dbname or settings.service_name}:relay:{settings.topic(topic)}"
+    return PostgresAdvisoryLease(settings.postgres_conninfo(), name)
 
 
 def assemble(
@@ -165,11 +180,15 @@ def assemble(
         assert running is not None
         await running.check_store()
 
+    async def workers() -> None:
+        assert running is not None
+        await running.check_workers()
+
     parts = ServiceParts(
         settings=settings,
         app=app,
         worker=worker,
-        api=create_api(worker, {"broker": broker, "store": store}),
+        api=create_api(worker, {"broker": broker, "store": store, "workers": workers}),
         subscriptions=subscriptions,
         publications=publications,
         background=background,

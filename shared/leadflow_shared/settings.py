@@ -69,6 +69,18 @@ class ServiceSettings(BaseSettings):
     def uses_postgres(self) -> bool:
         return self.postgres_host is not None
 
+    def postgres_conninfo(self) -> str:
+        """libpq connection string of the service's PostgreSQL database (uses_postgres only)."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            user=self.postgres_user,
+            password=self.postgres_password,
+            dbname=self.postgres_dbname or self.service_name,
+        )
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment the eventsourcing library reads to build the event store."""
         if self.uses_postgres:
