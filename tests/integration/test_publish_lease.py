@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from harness import new_prefix, read_topic
+from test_relay import Counter, to_integration_event
+
 from leadflow_shared.kafka import ensure_topics, make_producer
 from leadflow_shared.lease import PostgresAdvisoryLease
 from leadflow_shared.relay import OutboxRelay
 from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.store import ServiceApplication, StoreWorker
-from test_relay import Counter, to_integration_event
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ async def test_only_the_lease_holder_publishes_and_another_replica_takes_over(
         assert len(records) == 15
         assert replicas[1 - leader][1].published == 5
     finally:
-        for _, relay, task in replicas:
+        for _, relay, _task in replicas:
             relay.stop()
         await asyncio.gather(*(t for _, _, t in replicas), return_exceptions=True)
         await producer.stop()
