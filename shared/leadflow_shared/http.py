@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -36,20 +36,26 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
 
 class BodySizeLimit(BaseHTTPMiddleware):
-    """Refuse bodies over the limit with 413 before parsing them."""
+    """Refuse bodies over the limit with 413 before parsing them.
 
-    def __init__(self, app: object, max_bytes: int) -> None:
+    `max_bytes` holds for every path except those in `per_path` (exact paths, e.g. an upload
+    route that takes files of several MiB), which are held to their own limit instead.
+    """
+
+    def __init__(self, app: object, max_bytes: int, per_path: Mapping[str, int] | None = None) -> None:
         super().__init__(app)  # type: ignore[arg-type]
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        limit = self.per_path.get(request.url.path, self.max_bytes)
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return _too_large(self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _too_large(limit)
         if request.method in ("POST", "PUT", "PATCH") and declared is None:
             body = await request.body()
-            if len(body) > self.max_bytes:
-                return _too_large(self.max_bytes)
+            if len(body) > limit:
+                return _too_large(limit)
         return await call_next(request)
 
 

@@ -8,6 +8,7 @@ from leadflow_shared.runtime import RunningService, assemble
 from . import stream
 from .api import create_api
 from .application import IntakeApplication
+from .importer.api import BODY_LIMITS, import_router
 from .readmodel import LeadReadModel, lead_list_router, open_read_store
 from .settings import IntakeSettings
 
@@ -22,7 +23,11 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock | None = None
         settings,
         app,
         create_api=lambda worker, checks: create_api(
-            app, worker, checks, extra_routers=[lead_list_router(read_model.leads)]
+            app,
+            worker,
+            checks,
+            extra_routers=[import_router(app, worker), lead_list_router(read_model.leads)],
+            body_limits=BODY_LIMITS,
         ),
         subscriptions=stream.subscriptions(app),
         publications=stream.publications(),

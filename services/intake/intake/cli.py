@@ -12,6 +12,7 @@ cli = typer.Typer(help="leadflow intake commands", no_args_is_help=True, add_com
 COMMAND_MODULES: list[str] = [
     # "intake.<package>.cli" modules, each with `register(cli: typer.Typer) -> None`
     "intake.readmodel.cli",
+    "intake.importer.cli",
 ]
 
 

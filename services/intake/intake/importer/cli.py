@@ -1,0 +1,121 @@
+"""`import-leads` and `import-template`: the import from a terminal.
+
+The command opens intake's event store from IntakeSettings (INTAKE_* environment), the same
+store the service uses. On SQLite run it while the service is stopped (one writer at a time);
+on PostgreSQL it may run beside the service: optimistic concurrency protects every lead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..application import IntakeApplication
+from ..settings import IntakeSettings
+from .importing import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, import_file
+from .parsing import FileRefused, LeadFile
+from .report import OUTCOMES, ImportReport
+from .template import save_template
+
+EXIT_SOME_REJECTED = 1
+EXIT_FILE_REFUSED = 2
+SHOWN_REJECTED = 20
+
+
+class RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="progress.data.speed")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("import-leads")(import_leads)
+    cli.command("import-template")(import_template)
+
+
+def import_leads(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV in the template's shape")
+    ],
+    report: Annotated[
+        Path | None, typer.Option("--report", help="write the full per-row report here (.json, else CSV)")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=MAX_BATCH_SIZE, help="rows per transaction")
+    ] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Import leads from a CSV file into intake's event store. Exit 1 if rows were rejected, 2 if the file was."""
+    console = Console(stderr=True)
+    with file.open("rb") as binary:
+        lead_file = LeadFile(binary)
+        try:
+            total = lead_file.check()
+        except FileRefused as exc:
+            console.print(f"[red]file refused, nothing imported:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FILE_REFUSED) from None
+        app = open_store()
+        outcome = ImportReport(keep_accepted=None if report else 0)
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RowsPerSecond(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("rows", total=total)
+            import_file(
+                app,
+                lead_file,
+                via="import-cli",
+                batch_size=batch_size,
+                report=outcome,
+                on_batch=lambda n: progress.advance(task, n),
+            )
+    if report is not None:
+        outcome.write(report)
+    _summarise(console, outcome, report)
+    if outcome.totals["rejected"]:
+        raise typer.Exit(EXIT_SOME_REJECTED)
+
+
+def open_store() -> IntakeApplication:
+    """intake's event store as the service opens it (INTAKE_* settings)."""
+    return IntakeApplication(env=IntakeSettings().eventsourcing_env())
+
+
+def import_template(
+    path: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the template")],
+) -> None:
+    """Write the CSV import template: the header and one example row (delete it before importing)."""
+    save_template(path)
+    Console(stderr=True).print(f"template written to {path}")
+
+
+def _summarise(console: Console, report: ImportReport, written_to: Path | None) -> None:
+    table = Table(title=f"{report.processed:,} rows in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for outcome in OUTCOMES:
+        table.add_row(outcome, f"{report.totals[outcome]:,}")
+    if report.blank_rows:
+        table.add_row("blank (skipped)", f"{report.blank_rows:,}")
+    console.print(table)
+    rejected = [r for r in report.rows if r.outcome == "rejected"]
+    if rejected:
+        problems = Table(title=f"rejected rows (first {min(len(rejected), SHOWN_REJECTED)} of {len(rejected)})")
+        for name in ("row", "line", "field", "reason"):
+            problems.add_column(name)
+        for r in rejected[:SHOWN_REJECTED]:
+            for p in r.problems:
+                problems.add_row(str(r.row), str(r.line), p.field, p.reason)
+        console.print(problems)
+    if written_to is not None:
+        console.print(f"full report: {written_to}")
