@@ -68,5 +68,6 @@ def test_a_lead_waits_when_the_roster_is_empty() -> None:
     (event,) = published(intake, intake_event)
     assignment.assign_received_lead(event)
     waiting = assignment.get_assignment(event.lead_id)
-    assert waiting.seller_id is None and waiting.waiting_reason == "the roster is empty"
-    assert published(assignment, assignment_event) == []
+    assert waiting.seller_id is None and waiting.status == "waiting"
+    assert waiting.waiting_reason == "rule everyone, round robin: no eligible seller (no candidates)"
+    assert [type(e).__name__ for e in published(assignment, assignment_event)] == ["LeadAwaitingAssignmentV1"]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from leadflow_shared.settings import ServiceSettings
@@ -11,4 +12,10 @@ class AssignmentSettings(ServiceSettings):
     service_name: str = "assignment"
     http_port: int = 8002
     roster_file: Path | None = None
-    """JSON list of {"seller_id", "name"} loaded at start (idempotently)."""
+    """JSON list of {"seller_id", "name", ...optional seller fields} loaded at start (idempotently)."""
+    rerun_interval_seconds: float = Field(default=60.0, ge=0)
+    """How often waiting leads are tried again; 0 turns the periodic re-run off."""
+    segment_moves_allowed: bool = True
+    """May a lead that changes move from one segment to another (it may always join one)?"""
+    recycle_excludes_previous_owner: bool = True
+    """A recycled lead never goes straight back to the seller who had it."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .assignments import LeadAssignedV1
+from .assignments import LeadAssignedV1, LeadAwaitingAssignmentV1
 from .base import Contract, IntegrationEvent
 from .inbound import (
     MAX_INBOUND_BYTES,
@@ -41,6 +41,7 @@ INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
         LeadDeletedV1,
         LeadChangedV1,
         LeadAssignedV1,
+        LeadAwaitingAssignmentV1,
     )
 }
 """CloudEvents type → contract model, for consumers decoding a topic."""
@@ -64,6 +65,7 @@ __all__ = [
     "InboundLeadV1",
     "IntegrationEvent",
     "LeadAssignedV1",
+    "LeadAwaitingAssignmentV1",
     "LeadChangedV1",
     "LeadDeletedV1",
     "LeadReceivedV1",

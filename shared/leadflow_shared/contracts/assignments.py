@@ -16,6 +16,8 @@ class LeadAssignedV1(IntegrationEvent):
 
     `team_id` is set when the target was a team (or store); `explanation` carries why
     (rule set version, matched rule, segment, candidates, tie-break) where the engine has one.
+    `method` is round_robin, load_balancing, direct or manual; a manual (re)assignment
+    carries its `reason`, and a reassignment names the `previous_seller_id`.
     """
 
     cloudevents_type: ClassVar[str] = "lead.assigned.v1"
@@ -29,3 +31,24 @@ class LeadAssignedV1(IntegrationEvent):
     external_id: str | None = None
     reason: str | None = None
     explanation: dict[str, Any] = Field(default_factory=dict)
+    previous_seller_id: str | None = None
+    ruleset_version: int | None = None
+
+
+class LeadAwaitingAssignmentV1(IntegrationEvent):
+    """Nobody was assigned: the lead waits in the unassigned queue (`queue_id` None) until a
+    re-run finds an eligible seller, or a rule routed it to a named queue for pick-up.
+
+    `reason` says why in one line; `explanation` has the same shape as LeadAssignedV1's.
+    """
+
+    cloudevents_type: ClassVar[str] = "lead.awaiting-assignment.v1"
+
+    lead_id: UUID
+    reason: str
+    queue_id: str | None = None
+    waiting_since: datetime
+    source: str | None = None
+    external_id: str | None = None
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    ruleset_version: int | None = None

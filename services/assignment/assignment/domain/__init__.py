@@ -1,0 +1,73 @@
+"""Assignment's domain. Pure: standard library and eventsourcing.domain only."""
+
+from .assignments import Assignment, AssignmentError, LeadClosed
+from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
+from .engine import REASONS, Decision, choose_owner, round_robin_key
+from .rules import (
+    DEFAULT_RULESET,
+    RULEBOOK_ID,
+    SEGMENTS_ID,
+    InvalidRuleSet,
+    RuleBook,
+    RuleError,
+    RuleSetNotDraft,
+    RuleSetNotFound,
+    SegmentCatalog,
+    SegmentNotFound,
+    segment_for,
+)
+from .schedule import InvalidSchedule, availability, in_working_hours
+from .sellers import (
+    PROFILE_DEFAULTS,
+    ROSTER_ID,
+    InvalidProfile,
+    Roster,
+    Seller,
+    SellerError,
+    SellerNotTakingLeads,
+    SellerOverCapacity,
+    SellerState,
+    UnknownTeam,
+    check_profile,
+    seller_uuid,
+)
+
+__all__ = [
+    "DEFAULT_RULESET",
+    "PROFILE_DEFAULTS",
+    "REASONS",
+    "ROSTER_ID",
+    "RULEBOOK_ID",
+    "SEGMENTS_ID",
+    "Assignment",
+    "AssignmentError",
+    "Decision",
+    "InvalidCriteria",
+    "InvalidProfile",
+    "InvalidRuleSet",
+    "InvalidSchedule",
+    "LeadClosed",
+    "Roster",
+    "RuleBook",
+    "RuleError",
+    "RuleSetNotDraft",
+    "RuleSetNotFound",
+    "SegmentCatalog",
+    "SegmentNotFound",
+    "Seller",
+    "SellerError",
+    "SellerNotTakingLeads",
+    "SellerOverCapacity",
+    "SellerState",
+    "UnknownTeam",
+    "availability",
+    "check_criteria",
+    "check_profile",
+    "choose_owner",
+    "in_working_hours",
+    "lead_fact",
+    "matches",
+    "round_robin_key",
+    "segment_for",
+    "seller_uuid",
+]

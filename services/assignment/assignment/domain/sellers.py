@@ -1,0 +1,246 @@
+"""Sellers and teams. A seller's stream holds its profile, its open leads and its round-robin
+state, so taking a lead is an optimistic-concurrency write on that one stream: two processes
+that both pick the last free slot of a seller cannot both succeed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from .schedule import check_out_of_office, check_working_hours, zone
+
+ROSTER_ID = uuid5(NAMESPACE_URL, "leadflow:assignment:roster")
+RECENT_WINDOW = timedelta(days=7)
+
+PROFILE_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "time_zone": "UTC",
+    "working_hours": {},
+    "out_of_office": [],
+    "capacity": None,
+    "languages": [],
+    "territories": [],
+    "product_lines": [],
+    "tags": [],
+    "active": True,
+    "accepts_assignments": True,
+}
+"""A seller's profile fields and their defaults: no working hours means always working,
+no capacity means no limit on open leads."""
+
+
+class SellerError(Exception):
+    """A seller command broke a rule."""
+
+
+class SellerOverCapacity(SellerError):
+    def __init__(self, seller_id: str, capacity: int) -> None:
+        super().__init__(f"seller {seller_id} already holds {capacity} open leads (capacity)")
+
+
+class SellerNotTakingLeads(SellerError):
+    pass
+
+
+class InvalidProfile(SellerError, ValueError):
+    pass
+
+
+def seller_uuid(seller_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"leadflow:assignment:seller:{seller_id}")
+
+
+def check_profile(changes: dict[str, Any]) -> None:
+    unknown = set(changes) - set(PROFILE_DEFAULTS)
+    if unknown:
+        raise InvalidProfile(f"unknown seller fields: {', '.join(sorted(unknown))}")
+    try:
+        if "time_zone" in changes:
+            zone(changes["time_zone"])
+        check_working_hours(changes.get("working_hours"))
+        check_out_of_office(changes.get("out_of_office", []))
+    except ValueError as exc:
+        raise InvalidProfile(str(exc)) from None
+    capacity = changes.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
+        raise InvalidProfile("capacity is a whole number ≥ 0, or null for no limit")
+
+
+@dataclass(frozen=True)
+class SellerState:
+    """What the assignment engine reads of a seller: a value, so decisions stay pure."""
+
+    seller_id: str
+    name: str
+    join_index: int
+    teams: tuple[str, ...]
+    time_zone: str
+    working_hours: dict[str, Any]
+    out_of_office: tuple[dict[str, Any], ...]
+    capacity: int | None
+    open_leads: frozenset[str]
+    languages: tuple[str, ...]
+    territories: tuple[str, ...]
+    product_lines: tuple[str, ...]
+    tags: tuple[str, ...]
+    active: bool
+    accepts_assignments: bool
+    last_assigned_at: datetime | None
+    last_turn: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open_count(self) -> int:
+        return len(self.open_leads)
+
+    def field(self, name: str) -> Any:
+        """A seller field as seller conditions read it."""
+        if name in ("seller_id", "name", "time_zone", "capacity", "active", "accepts_assignments"):
+            return getattr(self, name)
+        if name in ("languages", "territories", "product_lines", "tags", "teams"):
+            return list(getattr(self, name))
+        if name == "open_leads":
+            return self.open_count
+        return self.extra.get(name.removeprefix("attributes."))
+
+
+class Seller(Aggregate):
+    """One seller: profile, open leads, and when they last got a lead (round robin)."""
+
+    @staticmethod
+    def create_id(seller_id: str, **_: Any) -> UUID:
+        return seller_uuid(seller_id)
+
+    @event("Registered")
+    def __init__(self, seller_id: str, profile: dict[str, Any]) -> None:
+        self.seller_id = seller_id
+        self.profile: dict[str, Any] = {**PROFILE_DEFAULTS, **profile}
+        self.open_leads: set[str] = set()
+        self.last_assigned_at: datetime | None = None
+        self.last_turn = 0
+        self.recent: list[datetime] = []
+        self.assigned_total = 0
+
+    def change_profile(self, changes: dict[str, Any]) -> None:
+        check_profile(changes)
+        changed = {k: v for k, v in changes.items() if self.profile.get(k) != v}
+        if changed:
+            self._profile_changed(changed)
+
+    @event("ProfileChanged")
+    def _profile_changed(self, changes: dict[str, Any]) -> None:
+        self.profile.update(changes)
+
+    def take_lead(self, lead_id: str, at: datetime, turn: int, *, manual: bool) -> None:
+        """Record that this seller got a lead. Automatic decisions respect capacity; a person
+        assigning by hand may go over it. Both count as this seller's turn in round robin."""
+        if lead_id in self.open_leads:
+            return
+        if not manual:
+            self.check_takes_assignments()
+            self.check_has_capacity()
+        self._lead_taken(lead_id, at, turn, manual)
+
+    def check_takes_assignments(self) -> None:
+        if not (self.profile["active"] and self.profile["accepts_assignments"]):
+            raise SellerNotTakingLeads(f"seller {self.seller_id} is inactive or does not accept assignments")
+
+    def check_has_capacity(self) -> None:
+        capacity = self.profile["capacity"]
+        if capacity is not None and len(self.open_leads) >= capacity:
+            raise SellerOverCapacity(self.seller_id, capacity)
+
+    @event("LeadTaken")
+    def _lead_taken(self, lead_id: str, at: datetime, turn: int, manual: bool) -> None:
+        self.open_leads.add(lead_id)
+        self.last_assigned_at = at
+        self.last_turn = max(self.last_turn, turn)
+        self.recent = [t for t in self.recent if t > at - RECENT_WINDOW] + [at]
+        self.assigned_total += 1
+
+    def release_lead(self, lead_id: str, reason: str) -> None:
+        if lead_id in self.open_leads:
+            self._lead_released(lead_id, reason)
+
+    @event("LeadReleased")
+    def _lead_released(self, lead_id: str, reason: str) -> None:
+        self.open_leads.discard(lead_id)
+
+    def state(self, join_index: int, teams: tuple[str, ...]) -> SellerState:
+        p = self.profile
+        return SellerState(
+            seller_id=self.seller_id,
+            name=p["name"],
+            join_index=join_index,
+            teams=teams,
+            time_zone=p["time_zone"],
+            working_hours=p["working_hours"],
+            out_of_office=tuple(p["out_of_office"]),
+            capacity=p["capacity"],
+            open_leads=frozenset(self.open_leads),
+            languages=tuple(p["languages"]),
+            territories=tuple(p["territories"]),
+            product_lines=tuple(p["product_lines"]),
+            tags=tuple(p["tags"]),
+            active=p["active"],
+            accepts_assignments=p["accepts_assignments"],
+            last_assigned_at=self.last_assigned_at,
+            last_turn=self.last_turn,
+        )
+
+
+class UnknownTeam(LookupError):
+    pass
+
+
+class Roster(Aggregate):
+    """Which sellers exist (in the order they joined) and the teams they form."""
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return ROSTER_ID
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.teams: dict[str, dict[str, Any]] = {}
+
+    def has_seller(self, seller_id: str) -> bool:
+        return seller_id in self.order
+
+    @event("SellerJoined")
+    def add_seller(self, seller_id: str) -> None:
+        self.order.append(seller_id)
+
+    def define_team(self, team_id: str, name: str, members: list[str]) -> None:
+        self.check_members_known(members)
+        current = self.teams.get(team_id)
+        if current is None or current["name"] != name or current["members"] != members:
+            self._team_defined(team_id, name, list(dict.fromkeys(members)))
+
+    def check_members_known(self, members: list[str]) -> None:
+        unknown = [m for m in members if m not in self.order]
+        if unknown:
+            raise UnknownTeam(f"unknown sellers: {', '.join(unknown)}")
+
+    @event("TeamDefined")
+    def _team_defined(self, team_id: str, name: str, members: list[str]) -> None:
+        self.teams[team_id] = {"name": name, "members": members}
+
+    def join_teams(self, seller_id: str, team_ids: list[str]) -> None:
+        for team_id in team_ids:
+            team = self.teams.get(team_id) or {"name": team_id, "members": []}
+            if seller_id not in team["members"]:
+                self.define_team(team_id, team["name"], [*team["members"], seller_id])
+
+    def teams_of(self, seller_id: str) -> tuple[str, ...]:
+        return tuple(t for t, team in self.teams.items() if seller_id in team["members"])
+
+    def team_members(self, team_id: str) -> list[str]:
+        if team_id not in self.teams:
+            raise UnknownTeam(f"unknown team {team_id}")
+        return list(self.teams[team_id]["members"])
