@@ -29,6 +29,7 @@ from .store import ReadStore, Tx
 log = logging.getLogger(__name__)
 
 LEAD_TOPIC_PREFIX = get_topic(Lead) + "."
+LeadEvent: Any = Lead  # the @event decorator makes Lead.Received etc. at runtime; mypy cannot see them
 ARCHIVED_STATUSES = (CONVERTED, CLOSED_INVALID)
 
 Row = dict[str, Any]
@@ -184,26 +185,26 @@ def _nothing_listed(row: Row, e: Any) -> None:
 
 
 ROW_HANDLERS: dict[type[Any], Callable[[Row, Any], None]] = {
-    Lead.Received: _received,
-    Lead.UpstreamUpdated: _upstream_updated,
-    Lead.UpstreamUpdateIgnored: _nothing_listed,
-    Lead.Assigned: _assigned,
-    Lead.Converted: _converted,
-    Lead.Recycled: _recycled,
-    Lead.ClosedInvalid: _closed_invalid,
-    Lead.Voided: _voided,
-    Lead.Unvoided: _unvoided,
-    Lead.StageMoved: _stage_moved,
-    Lead.Qualified: _qualified,
-    Lead.Disqualified: _disqualified,
-    Lead.FollowedUp: _followed_up,
-    Lead.DocumentLinked: _document_linked,
-    Lead.MarkedPossibleDuplicate: _marked_possible_duplicate,
-    Lead.Associated: _associated,
-    Lead.MergedInto: _merged_into,
-    Lead.Unmerged: _unmerged,
-    Lead.Absorbed: _absorbed,
-    Lead.Released: _released,
+    LeadEvent.Received: _received,
+    LeadEvent.UpstreamUpdated: _upstream_updated,
+    LeadEvent.UpstreamUpdateIgnored: _nothing_listed,
+    LeadEvent.Assigned: _assigned,
+    LeadEvent.Converted: _converted,
+    LeadEvent.Recycled: _recycled,
+    LeadEvent.ClosedInvalid: _closed_invalid,
+    LeadEvent.Voided: _voided,
+    LeadEvent.Unvoided: _unvoided,
+    LeadEvent.StageMoved: _stage_moved,
+    LeadEvent.Qualified: _qualified,
+    LeadEvent.Disqualified: _disqualified,
+    LeadEvent.FollowedUp: _followed_up,
+    LeadEvent.DocumentLinked: _document_linked,
+    LeadEvent.MarkedPossibleDuplicate: _marked_possible_duplicate,
+    LeadEvent.Associated: _associated,
+    LeadEvent.MergedInto: _merged_into,
+    LeadEvent.Unmerged: _unmerged,
+    LeadEvent.Absorbed: _absorbed,
+    LeadEvent.Released: _released,
 }
 """Lead events that change the lead's row. Deleted and FavoriteToggled are handled apart."""
 
@@ -350,13 +351,13 @@ class LeadListProjector:
 
     def _apply_event(self, batch: _Batch, e: Any) -> None:
         lead_id = str(e.originator_id)
-        if isinstance(e, Lead.FavoriteToggled):
+        if isinstance(e, LeadEvent.FavoriteToggled):
             self._favorite_toggled(batch.tx, e)
-        elif isinstance(e, Lead.Deleted):
+        elif isinstance(e, LeadEvent.Deleted):
             batch.rows[lead_id] = None
             batch.tx.execute(f"DELETE FROM {FAVORITES} WHERE lead_id = ?", (lead_id,))
             return
-        if isinstance(e, Lead.Received):
+        if isinstance(e, LeadEvent.Received):
             row: Row | None = {}
             batch.rows[lead_id] = row
         else:
