@@ -201,6 +201,16 @@ def test_delete_only_when_unassigned_or_closed_and_never_with_documents(app: Int
     assert "delete" not in error.allowed  # linked to an order
 
 
+def test_a_deleted_lead_re_sent_by_upstream_stays_deleted(app: IntakeApplication) -> None:
+    lead_id = new_lead(app, "gone")
+    app.delete(lead_id, actor="u", reason="gdpr")
+    receipt = app.receive_lead(inbound("gone", occurred_at="2026-11-05T10:00:00Z"), via="kafka")
+    assert receipt.outcome == "duplicate"
+    with pytest.raises(LeadNotFound):
+        app.get_lead(lead_id)
+    assert [type(e).__name__ for e in app.lead_history(lead_id)][-1] == "UpstreamUpdateIgnored"
+
+
 def test_documents_only_while_assigned_or_converted(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
     refused(lambda: app.link_document(lead_id, actor="u", kind="quote", number="Q-1"), "unassigned")

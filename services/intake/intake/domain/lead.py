@@ -138,6 +138,9 @@ class Lead(Aggregate):
 
     def apply_upstream(self, changes: dict[str, Any], occurred_at: datetime, at: datetime) -> bool:
         """Apply a newer upstream version; an older (or same-time) one is recorded as ignored."""
+        if self.deleted:
+            self._ignore_upstream(occurred_at=occurred_at, at=at, reason="the lead was deleted")
+            return False
         if occurred_at <= self.occurred_at:
             self._ignore_upstream(occurred_at=occurred_at, at=at, reason="not newer than the current version")
             return False
