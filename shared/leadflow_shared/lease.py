@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 
@@ -47,7 +47,7 @@ class PostgresAdvisoryLease:
                 await self._connection.execute("SELECT 1")  # still our session, so still our lock
                 return True
             cursor = await self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
-            row = await cursor.fetchone()
+            row: Any = await cursor.fetchone()
             self._held = bool(row and row[0])
             if self._held:
                 log.info("publishing lease %s acquired", self.name)

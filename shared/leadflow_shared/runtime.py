@@ -101,7 +101,7 @@ class RunningService:
                 idle_poll_seconds=settings.relay_idle_poll_seconds,
                 lease=_publish_lease(settings, topic),
             )
-            parts.app.on_recorded.append(lambda relay=relay: loop.call_soon_threadsafe(relay.wake))
+            parts.app.on_recorded.append(_waker(loop, relay))
             self.relays.append(relay)
             self._tasks.append(asyncio.create_task(relay.run(), name=f"relay:{topic}"))
         for job in parts.background:
@@ -151,6 +151,15 @@ class RunningService:
 
     async def check_store(self) -> None:
         await self.parts.worker.call(self.parts.app.recorder.max_notification_id)
+
+
+def _waker(loop: asyncio.AbstractEventLoop, relay: OutboxRelay) -> Callable[[], None]:
+    """Called on the store thread after a save: nudge the relay on the event loop."""
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(relay.wake)
+
+    return wake
 
 
 def _publish_lease(settings: ServiceSettings, topic: str) -> PostgresAdvisoryLease | None:

@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
 
 from leadflow_shared.clock import Clock, SystemClock
-from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1
+from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1, LeadType
 from leadflow_shared.store import ServiceApplication, new_processing_event
 
 from .domain import (
@@ -140,7 +140,7 @@ class IntakeApplication(ServiceApplication):
         inbound = InboundLeadV1(
             source=change.source,
             external_id=f"contact:{change.contact_id}",
-            type="marketing_qualified",
+            type=LeadType.marketing_qualified,
             contact=change.contact,
             company=change.company,
             lifecycle_stage=change.lifecycle_stage,

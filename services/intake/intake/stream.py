@@ -20,6 +20,7 @@ from leadflow_shared.contracts import (
     LeadChangedV1,
     LeadDeletedV1,
     LeadReceivedV1,
+    LeadStatus,
     LeadStatusChangedV1,
     LeadUpdatedV1,
 )
@@ -110,8 +111,8 @@ def _status(e: Any, action: str, before: str, after: str, **fields: Any) -> Lead
         version=e.originator_version,
         lead_id=e.originator_id,
         action=action,
-        status_before=before,
-        status_after=after,
+        status_before=LeadStatus(before),
+        status_after=LeadStatus(after),
         actor=getattr(e, "actor", None),
         occurred_at=e.at,
         **fields,

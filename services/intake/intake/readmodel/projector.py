@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -342,7 +342,7 @@ class LeadListProjector:
     def _set_position(self, tx: Tx, position: int) -> None:
         tx.execute(f"UPDATE {POSITION} SET position = ? WHERE name = ?", (position, POSITION_NAME))
 
-    def _apply(self, tx: Tx, notifications: list[Notification]) -> None:
+    def _apply(self, tx: Tx, notifications: Sequence[Notification]) -> None:
         batch = _Batch(tx)
         for notification in notifications:
             if notification.topic.startswith(LEAD_TOPIC_PREFIX):
