@@ -27,7 +27,7 @@ except ImportError:
     sys.path.insert(0, str(_REPO / "shared"))
 
 from leadflow_shared.localinfra import LocalKafka, LocalPostgres, free_port  # noqa: E402
-from leadflow_shared.localinfra.postgres import create_database, drop_database  # noqa: E402
+from leadflow_shared.localinfra.postgres import PortTaken, create_database, drop_database  # noqa: E402
 
 LOCAL_POSTGRES_PORT = 55432
 
@@ -91,7 +91,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_conninfo() -> Iterator[dict[str, Any]]:
+def postgres_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Server-level connection parameters: ``{host, port, user, password}``."""
     if docker_available():
         try:
@@ -117,6 +117,18 @@ def postgres_conninfo() -> Iterator[dict[str, Any]]:
     pg = LocalPostgres(port=LOCAL_POSTGRES_PORT)
     try:
         pg.start()
+    except PortTaken:
+        # Another checkout's cluster holds the usual port: run a private one for this session.
+        private = LocalPostgres(port=free_port(), run_dir=tmp_path_factory.mktemp("postgres"))
+        try:
+            private.start()
+        except Exception as exc:
+            pytest.fail(f"No Docker engine and the local PostgreSQL failed to start: {exc}")
+        try:
+            yield private.conninfo
+        finally:
+            private.stop()
+        return
     except Exception as exc:
         pytest.fail(f"No Docker engine and the local PostgreSQL failed to start: {exc}")
     # Deliberately left running: the next session reuses it and starts instantly.

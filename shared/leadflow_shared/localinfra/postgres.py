@@ -60,6 +60,18 @@ def drop_database(conninfo: Mapping[str, Any], name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+class PortTaken(RuntimeError):
+    """Another process (often another checkout's cluster) listens on the port."""
+
+
+def _port_answers(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _version_key(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", path.name)) or (0,)
 
@@ -259,6 +271,8 @@ class LocalPostgres:
         with self._lock():
             if self.is_running():
                 return
+            if _port_answers(self.port):
+                raise PortTaken(f"127.0.0.1:{self.port} is taken by another server (not {self.data_dir})")
             if self._is_root():
                 self._make_traversable(self.run_dir.resolve())
                 # The server writes its log and socket here.
