@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 from eventsourcing.persistence import RecordConflictError
 from typer.testing import CliRunner
 
 from intake.api import create_api
 from intake.application import IntakeApplication
-from intake.cli import cli as intake_cli
+from intake.domain import lead_id_for
 from intake.importer import COLUMNS, FileRefused, ImportReport, LeadFile, import_file, write_template
 from intake.importer import cli as import_cli
 from intake.importer.api import BODY_LIMITS, import_router
@@ -270,11 +271,17 @@ def test_the_report_is_written_as_json_or_csv(app: IntakeApplication, tmp_path: 
 # -- the command line ------------------------------------------------------------------------
 
 
+def commands() -> typer.Typer:
+    cli = typer.Typer()
+    import_cli.register(cli)
+    return cli
+
+
 def test_the_cli_imports_a_file_writes_the_report_and_exits_1_on_rejected_rows(
     app: IntakeApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(import_cli, "open_store", lambda: app)
-    import_cli.register(intake_cli)
+    intake_cli = commands()
     source = tmp_path / "leads.csv"
     source.write_bytes(csv_bytes([row("1"), row("2", phone="0"), row("1")]))
 
@@ -286,7 +293,7 @@ def test_the_cli_imports_a_file_writes_the_report_and_exits_1_on_rejected_rows(
 
 
 def test_the_cli_exits_2_on_a_refused_file_and_writes_the_template(tmp_path: Path) -> None:
-    import_cli.register(intake_cli)
+    intake_cli = commands()
     runner = CliRunner()
     template = tmp_path / "template.csv"
     assert runner.invoke(intake_cli, ["import-template", str(template)]).exit_code == 0
@@ -371,3 +378,26 @@ async def test_the_import_route_takes_large_files_while_single_leads_keep_the_64
 
     assert imported.status_code == 200 and imported.json()["totals"]["created"] == 1_000
     assert single.status_code == 413
+
+
+def test_the_cli_exits_3_when_the_store_fails_mid_file_and_keeps_what_was_recorded(
+    app: IntakeApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, calls = app.receive_leads, []
+
+    def failing_second_batch(rows: Any, *, via: str) -> Any:
+        calls.append(via)
+        if len(calls) == 2:
+            raise ConnectionError("the store went away")
+        return real(rows, via=via)
+
+    monkeypatch.setattr(app, "receive_leads", failing_second_batch)
+    monkeypatch.setattr(import_cli, "open_store", lambda: app)
+    intake_cli = commands()
+    source = tmp_path / "leads.csv"
+    source.write_bytes(csv_bytes([row("1"), row("2"), row("3")]))
+
+    result = CliRunner().invoke(intake_cli, ["import-leads", str(source), "--batch-size", "1"])
+
+    assert result.exit_code == 3 and "import stopped after 1 rows" in result.output
+    assert app.get_lead(lead_id_for("crm-export", "1")).external_id == "1"

@@ -26,12 +26,13 @@ from .template import save_template
 
 EXIT_SOME_REJECTED = 1
 EXIT_FILE_REFUSED = 2
+EXIT_STOPPED = 3
 SHOWN_REJECTED = 20
 
 
 class RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        speed = task.completed / task.elapsed if task.elapsed else None  # the average, not the last seconds
         return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="progress.data.speed")
 
 
@@ -51,7 +52,10 @@ def import_leads(
         int, typer.Option("--batch-size", min=1, max=MAX_BATCH_SIZE, help="rows per transaction")
     ] = DEFAULT_BATCH_SIZE,
 ) -> None:
-    """Import leads from a CSV file into intake's event store. Exit 1 if rows were rejected, 2 if the file was."""
+    """Import leads from a CSV file into intake's event store.
+
+    Exit 0: all rows accepted; 1: some rows rejected; 2: the file was refused; 3: the import stopped.
+    """
     console = Console(stderr=True)
     with file.open("rb") as binary:
         lead_file = LeadFile(binary)
@@ -71,17 +75,27 @@ def import_leads(
             console=console,
         ) as progress:
             task = progress.add_task("rows", total=total)
-            import_file(
-                app,
-                lead_file,
-                via="import-cli",
-                batch_size=batch_size,
-                report=outcome,
-                on_batch=lambda n: progress.advance(task, n),
-            )
+            stopped: Exception | None = None
+            try:
+                import_file(
+                    app,
+                    lead_file,
+                    via="import-cli",
+                    batch_size=batch_size,
+                    report=outcome,
+                    on_batch=lambda n: progress.advance(task, n),
+                )
+            except Exception as exc:  # the store went away: say how far it got, then stop
+                stopped = exc
     if report is not None:
         outcome.write(report)
     _summarise(console, outcome, report)
+    if stopped is not None:
+        console.print(
+            f"[red]import stopped after {outcome.processed:,} rows:[/red] {escape(type(stopped).__name__)}. "
+            "The rows above are recorded; importing the file again is safe (they come back as duplicates)."
+        )
+        raise typer.Exit(EXIT_STOPPED) from stopped
     if outcome.totals["rejected"]:
         raise typer.Exit(EXIT_SOME_REJECTED)
 
@@ -100,7 +114,8 @@ def import_template(
 
 
 def _summarise(console: Console, report: ImportReport, written_to: Path | None) -> None:
-    table = Table(title=f"{report.processed:,} rows in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)")
+    console.print(f"{report.processed:,} rows in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)")
+    table = Table()
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for outcome in OUTCOMES:
