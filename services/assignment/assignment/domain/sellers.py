@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -50,6 +51,7 @@ class InvalidProfile(SellerError, ValueError):
     pass
 
 
+@cache
 def seller_uuid(seller_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"leadflow:assignment:seller:{seller_id}")
 
