@@ -23,10 +23,11 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import ValidationError
 
 from ..cloudevents import SPECVERSION, STRUCTURED_CONTENT_TYPE
-from ..contracts import InboundLeadV1, LeadAssignedV1
-from ..topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND
+from ..contracts import InboundLeadV1, LeadAssignedV1, LeadReceivedV1
+from ..topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
 
 Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
 Progress = Callable[[str], None]
@@ -177,6 +178,8 @@ class DemoResult:
     sent_at: float
     first_assigned_at: float | None = None
     last_assigned_at: float | None = None
+    received: set[UUID] = field(default_factory=set)
+    """Lead ids intake announced (LeadReceivedV1 on leads.events.v1)."""
     assignments: dict[UUID, LeadAssignedV1] = field(default_factory=dict)
 
     def all_assigned_seconds(self) -> float:
@@ -201,15 +204,19 @@ async def send(bootstrap: str, topic: str, batch: list[Message], progress: Progr
 
 def is_lead_assigned(headers: Sequence[tuple[str, bytes]] | None) -> bool:
     """True for a LeadAssignedV1 message (the topic carries other assignment events too)."""
-    ce_type = dict(headers or ()).get("ce_type")
-    return ce_type == LeadAssignedV1.cloudevents_type.encode()
+    return _ce_type(headers) == LeadAssignedV1.cloudevents_type.encode()
 
 
-class AssignmentWatcher:
-    """Reads `assignments.events.v1` from the beginning and keeps this batch's LeadAssignedV1."""
+def _ce_type(headers: Sequence[tuple[str, bytes]] | None) -> bytes | None:
+    return dict(headers or ()).get("ce_type")
 
-    def __init__(self, bootstrap: str, topic: str, wanted: set[tuple[str, str]]) -> None:
-        self.topic = topic
+
+class BatchWatcher:
+    """Reads leads.events.v1 and assignments.events.v1 from the beginning and keeps what
+    concerns one batch: its LeadReceivedV1 lead ids and its LeadAssignedV1 events."""
+
+    def __init__(self, bootstrap: str, topic_prefix: str, wanted: set[tuple[str, str]]) -> None:
+        self.topics = (topic_prefix + LEADS_EVENTS, topic_prefix + ASSIGNMENTS_EVENTS)
         self.wanted = wanted
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
@@ -218,12 +225,15 @@ class AssignmentWatcher:
     async def start(self, timeout: float = 30.0) -> None:
         await self._consumer.start()
         deadline = time.monotonic() + timeout
-        while not (partitions := self._consumer.partitions_for_topic(self.topic)):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topic {self.topic} does not exist")
-            await self._consumer._client.force_metadata_update()
-            await asyncio.sleep(0.2)
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
+        partitions: list[TopicPartition] = []
+        for topic in self.topics:
+            while not (numbers := self._consumer.partitions_for_topic(topic)):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"topic {topic} does not exist")
+                await self._consumer._client.force_metadata_update()
+                await asyncio.sleep(0.2)
+            partitions += [TopicPartition(topic, n) for n in sorted(numbers)]
+        self._consumer.assign(partitions)
         await self._consumer.seek_to_beginning()
 
     async def stop(self) -> None:
@@ -232,29 +242,36 @@ class AssignmentWatcher:
     async def collect(
         self, result: DemoResult, *, timeout: float, progress: Progress | None = None, step: int = 25
     ) -> DemoResult:
-        """Add arriving assignments to `result` until all wanted leads are in or `timeout` passes."""
+        """Add arriving events to `result` until all wanted leads are assigned or `timeout` passes."""
         deadline = time.monotonic() + timeout
         while len(result.assignments) < len(self.wanted) and time.monotonic() < deadline:
             batches = await self._consumer.getmany(timeout_ms=200)
             before = len(result.assignments)
             for records in batches.values():
                 for record in records:
-                    if is_lead_assigned(record.headers):
-                        self._take(result, record.value)
+                    self._take(result, _ce_type(record.headers), record.value)
             after = len(result.assignments)
             if progress is not None and (after // step > before // step or after == len(self.wanted) > before):
-                progress(f"demo: {after}/{len(self.wanted)} leads assigned")
+                progress(f"demo: {after}/{len(self.wanted)} leads assigned ({len(result.received)} received)")
         return result
 
-    def _take(self, result: DemoResult, value: bytes | None) -> None:
-        if value is None:
-            return
+    def _take(self, result: DemoResult, ce_type: bytes | None, value: bytes | None) -> None:
         try:
-            event = LeadAssignedV1.model_validate_json(value)
-        except ValueError:
-            return  # not ours to judge: other producers may share the topic
-        if (event.source or "", event.external_id or "") not in self.wanted:
-            return
+            if value is None:
+                return
+            if ce_type == LeadReceivedV1.cloudevents_type.encode():
+                received = LeadReceivedV1.model_validate_json(value)
+                if (received.source, received.external_id) in self.wanted:
+                    result.received.add(received.lead_id)
+            elif ce_type == LeadAssignedV1.cloudevents_type.encode():
+                assigned = LeadAssignedV1.model_validate_json(value)
+                if (assigned.source or "", assigned.external_id or "") in self.wanted:
+                    self._assigned(result, assigned)
+        except ValidationError:
+            pass  # an older run's message in a shape this version no longer reads: not this batch
+
+    @staticmethod
+    def _assigned(result: DemoResult, event: LeadAssignedV1) -> None:
         now = time.monotonic()
         if result.first_assigned_at is None:
             result.first_assigned_at = now
@@ -274,9 +291,7 @@ async def run(
     """Send `count` demo leads and wait (up to `timeout` s) until each is assigned."""
     batch = new_batch_id()
     leads = build_leads(batch, count)
-    watcher = AssignmentWatcher(
-        bootstrap, topic_prefix + ASSIGNMENTS_EVENTS, {(lead["source"], lead["external_id"]) for lead in leads}
-    )
+    watcher = BatchWatcher(bootstrap, topic_prefix, {(lead["source"], lead["external_id"]) for lead in leads})
     await watcher.start()
     try:
         if progress is not None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
+from uuid import UUID
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
@@ -389,8 +390,11 @@ def _print_summary(stack: ServiceStack, result: demo.DemoResult, started_at: flo
             f"{result.first_assigned_at - result.sent_at:.2f}s after the first demo lead was sent"
         )
     _say(f"assigned: {len(result.assignments)}/{result.sent} leads in {result.all_assigned_seconds():.2f}s")
-    received = _count_received(stack, result)
-    _say(f"received: intake has {received}/{len(result.assignments)} of them (GET /v1/leads/{{id}})")
+    found = _count_found(stack, result.received)
+    _say(
+        f"received: {len(result.received)}/{result.sent} announced on leads.events.v1, "
+        f"{found}/{len(result.received)} found by GET intake /v1/leads/{{id}}"
+    )
     sellers = _seller_names(stack)
     table = Table(title="leads assigned per seller")
     table.add_column("seller")
@@ -409,9 +413,9 @@ def _owner(assigned: LeadAssignedV1) -> str:
     return f"team {assigned.team_id}" if assigned.team_id else "(nobody)"
 
 
-def _count_received(stack: ServiceStack, result: demo.DemoResult) -> int:
+def _count_found(stack: ServiceStack, lead_ids: set[UUID]) -> int:
     with httpx.Client(base_url=stack.url("intake"), timeout=5.0) as client:
-        return sum(client.get(f"/v1/leads/{lead_id}").status_code == 200 for lead_id in result.assignments)
+        return sum(client.get(f"/v1/leads/{lead_id}").status_code == 200 for lead_id in lead_ids)
 
 
 def _seller_names(stack: ServiceStack) -> dict[str, str]:
@@ -450,6 +454,7 @@ def main() -> int:
             _say(f"{stopped} received; shutting down")
         except (RuntimeError, OSError) as exc:
             _say(f"error: {exc}")
+            _say("hint: stores written by an older version may not load; `rm -rf .run/stores` starts afresh")
             return 1
     _say("everything stopped")
     return 0
