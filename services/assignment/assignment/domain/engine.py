@@ -68,7 +68,12 @@ def _exclusions(
     if seller.capacity is not None and seller.open_count >= seller.capacity:
         reasons.append("capacity_full")
     blocked, available_at = availability(
-        seller.working_hours, seller.time_zone, seller.out_of_office, now, rule.get("available_within_hours")
+        seller.working_hours,
+        seller.time_zone,
+        seller.out_of_office,
+        now,
+        rule.get("available_within_hours"),
+        seller.week,
     )
     if blocked is not None:
         reasons.append(blocked)
@@ -82,7 +87,7 @@ def _candidate(seller: SellerState, reasons: list[str], available_at: datetime |
         "reasons": reasons,
         "open_leads": seller.open_count,
         "capacity": seller.capacity,
-        "last_assigned_at": seller.last_assigned_at.isoformat() if seller.last_assigned_at else None,
+        "last_assigned_at": seller.last_assigned_iso,
         "turn": seller.last_turn,
         "available_from": available_at.isoformat() if available_at is not None and available_at > now else None,
     }

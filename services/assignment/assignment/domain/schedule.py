@@ -47,10 +47,42 @@ def check_out_of_office(ranges: Sequence[Mapping[str, Any]]) -> None:
 
 
 def parse_instant(value: str | datetime) -> datetime:
-    instant = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    instant = value if isinstance(value, datetime) else _parse_iso(value)
     if instant.tzinfo is None:
         raise InvalidSchedule("times carry a time zone offset")
     return instant
+
+
+@cache
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+Week = tuple[tuple[int, int], ...]
+"""Working intervals as (start, end) minutes of the local week, Monday 00:00 = 0."""
+
+_WEEK_MINUTES = 7 * 24 * 60
+
+
+def week_intervals(hours: Mapping[str, Sequence[Sequence[str]]] | None) -> Week:
+    intervals = []
+    for day, day_intervals in (hours or {}).items():
+        base = WEEKDAYS.index(day) * 1440
+        for start_s, end_s in day_intervals:
+            start, end = _minutes(start_s), _minutes(end_s)
+            if end <= start:
+                end += 1440  # past midnight into the next day
+            intervals.append((base + start, base + end))
+            if base + end > _WEEK_MINUTES:  # Sunday night into Monday morning
+                intervals.append((base + start - _WEEK_MINUTES, base + end - _WEEK_MINUTES))
+    return tuple(intervals)
+
+
+def _minutes(hhmm: str) -> int:
+    if hhmm == "24:00":
+        return 1440
+    clock = _clock_time(hhmm)
+    return clock.hour * 60 + clock.minute
 
 
 @cache
@@ -74,16 +106,15 @@ def _intervals_around(hours: Mapping[str, Sequence[Sequence[str]]], tz: ZoneInfo
         yield start, end
 
 
-def in_working_hours(hours: Mapping[str, Sequence[Sequence[str]]] | None, tz_name: str, instant: datetime) -> bool:
+def in_working_hours(
+    hours: Mapping[str, Sequence[Sequence[str]]] | None, tz_name: str, instant: datetime, week: Week | None = None
+) -> bool:
+    """Is `instant` inside the working hours, read on the wall clock of the seller's zone?"""
     if not hours:
         return True
-    tz = zone(tz_name)
-    local = instant.astimezone(tz)
-    for day in (local - timedelta(days=1), local):  # yesterday's night shift may still run
-        for start, end in _intervals_around(hours, tz, day):
-            if start <= local < end:
-                return True
-    return False
+    local = instant.astimezone(zone(tz_name))
+    minute = local.weekday() * 1440 + local.hour * 60 + local.minute + local.second / 60
+    return any(start <= minute < end for start, end in (week if week is not None else week_intervals(hours)))
 
 
 def interval_starts(
@@ -115,14 +146,17 @@ def availability(
     out_of_office: Sequence[Mapping[str, Any]],
     now: datetime,
     within_hours: float | None = None,
+    week: Week | None = None,
 ) -> tuple[str | None, datetime | None]:
     """(None, when) if the seller is available now or within `within_hours`, else (reason, None).
 
     Available means inside working hours and not out of office at some instant of the window
     [now, now + within_hours]; the reason is `out_of_office` when that is what blocks them now.
     """
+    if in_working_hours(hours, tz_name, now, week) and out_of_office_at(out_of_office, now) is None:
+        return None, now
     if within_hours is None or within_hours <= 0:
-        candidates = [now]
+        candidates = []
     else:
         until = now + timedelta(hours=within_hours)
         ooo_ends = [parse_instant(r["end"]) for r in out_of_office]
@@ -130,7 +164,7 @@ def availability(
             {now, *interval_starts(hours, tz_name, now, until), *(e for e in ooo_ends if now < e <= until)}
         )
     for instant in candidates:
-        if in_working_hours(hours, tz_name, instant) and out_of_office_at(out_of_office, instant) is None:
+        if in_working_hours(hours, tz_name, instant, week) and out_of_office_at(out_of_office, instant) is None:
             return None, instant
     if out_of_office_at(out_of_office, now) is not None:
         return "out_of_office", None

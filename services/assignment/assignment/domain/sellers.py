@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from .schedule import check_out_of_office, check_working_hours, zone
+from .schedule import Week, check_out_of_office, check_working_hours, week_intervals, zone
 
 ROSTER_ID = uuid5(NAMESPACE_URL, "leadflow:assignment:roster")
 RECENT_WINDOW = timedelta(days=7)
@@ -94,10 +94,16 @@ class SellerState:
     last_assigned_at: datetime | None
     last_turn: int
     extra: dict[str, Any] = field(default_factory=dict)
+    week: Week = ()
+    """`working_hours` as minutes of the week, read once per seller version (the hot path)."""
 
     @property
     def open_count(self) -> int:
         return len(self.open_leads)
+
+    @cached_property
+    def last_assigned_iso(self) -> str | None:
+        return self.last_assigned_at.isoformat() if self.last_assigned_at else None
 
     def field(self, name: str) -> Any:
         """A seller field as seller conditions read it."""
@@ -192,6 +198,7 @@ class Seller(Aggregate):
             accepts_assignments=p["accepts_assignments"],
             last_assigned_at=self.last_assigned_at,
             last_turn=self.last_turn,
+            week=week_intervals(p["working_hours"]),
         )
 
 
