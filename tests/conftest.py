@@ -9,6 +9,7 @@ Missing infrastructure fails the run: these tests are never skipped.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -51,8 +52,16 @@ def docker_available() -> bool:
     return result.returncode == 0
 
 
+def _session_dir(kind: str) -> Path:
+    """A run folder for this session's servers under .run/ — not under pytest's basetemp,
+    which another concurrent pytest session may rotate away while our servers still use it."""
+    path = _REPO / ".run" / "test-sessions" / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True)
+    return path
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers ("host:port") of a broker living for the whole session."""
     if docker_available():
         try:
@@ -74,7 +83,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     kafka = LocalKafka(
         port=free_port(),
         controller_port=free_port(),
-        run_dir=tmp_path_factory.mktemp("kafka"),
+        run_dir=_session_dir("kafka"),
     )
     try:
         kafka.start(timeout=90)
@@ -88,10 +97,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield kafka.bootstrap
     finally:
         kafka.stop()
+        shutil.rmtree(kafka.run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def postgres_conninfo() -> Iterator[dict[str, Any]]:
     """Server-level connection parameters: ``{host, port, user, password}``."""
     if docker_available():
         try:
@@ -119,7 +129,7 @@ def postgres_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
         pg.start()
     except PortTaken:
         # Another checkout's cluster holds the usual port: run a private one for this session.
-        private = LocalPostgres(port=free_port(), run_dir=tmp_path_factory.mktemp("postgres"))
+        private = LocalPostgres(port=free_port(), run_dir=_session_dir("postgres"))
         try:
             private.start()
         except Exception as exc:
@@ -128,6 +138,7 @@ def postgres_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
             yield private.conninfo
         finally:
             private.stop()
+            shutil.rmtree(private.run_dir, ignore_errors=True)
         return
     except Exception as exc:
         pytest.fail(f"No Docker engine and the local PostgreSQL failed to start: {exc}")
