@@ -230,6 +230,12 @@ def create_api(app: AssignmentApplication, worker: StoreWorker, checks: dict[str
         rows = await call(app.preview_segment, name)
         return {"segment": name, "count": len(rows), "leads": [_lead_row(r) for r in rows[:limit]]}
 
+    @api.post("/v1/segments/{name}/preview", tags=["segments"])
+    async def preview_draft_segment(name: str, segment: SegmentIn, limit: int = 100) -> dict[str, Any]:
+        """Existing leads that would belong to this segment if it were defined like this (nothing is saved)."""
+        rows = await call(app.preview_segment, name, segment.model_dump())
+        return {"segment": name, "count": len(rows), "leads": [_lead_row(r) for r in rows[:limit]]}
+
     # -- rule sets --
 
     @api.post("/v1/rulesets", tags=["rulesets"], status_code=201)

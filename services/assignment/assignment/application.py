@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -133,9 +134,8 @@ class AssignmentApplication(ServiceApplication):
             if not isinstance(entry, Mapping):
                 entry = {"seller_id": entry[0], "name": entry[1]}
             fields = {k: v for k, v in entry.items() if k not in ("seller_id", "teams")}
-            if self._retrying(
-                lambda e=entry, f=fields: self._register(e["seller_id"], f, e.get("teams"), only_new=True)
-            ):
+            register = partial(self._register, entry["seller_id"], fields, entry.get("teams"), only_new=True)
+            if self._retrying(register):
                 joined += 1
         return joined
 
@@ -199,10 +199,14 @@ class AssignmentApplication(ServiceApplication):
         self._refresh()
         return self._singleton(SEGMENTS_ID, SegmentCatalog)
 
-    def preview_segment(self, name: str) -> list[dict[str, Any]]:
-        """Existing leads that the named segment would hold now (highest priority wins)."""
+    def preview_segment(self, name: str, draft: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Existing leads that the segment would hold now (highest priority wins). With `draft`
+        ({priority, criteria}), as if the segment were defined that way; nothing is saved."""
         catalog = self.segments()
-        catalog.check_exists(name)
+        if draft is None:
+            catalog.check_exists(name)
+        else:
+            catalog.define(name, draft["priority"], draft["criteria"])  # validated, never saved
         self.read_model.catch_up(self)
         return [row for row in self.read_model.leads_in_order() if catalog.segment_for(row["lead"]) == name]
 
@@ -282,6 +286,7 @@ class AssignmentApplication(ServiceApplication):
                 assignment is None
                 or assignment.has_seen(change.version)
                 or (closing is None and change.action != "recycled")
+                or assignment.status == "closed"  # nothing left to release
             ):
                 self.record(processing)
                 return
@@ -308,7 +313,7 @@ class AssignmentApplication(ServiceApplication):
         def attempt() -> None:
             processing = new_processing_event(tracking)
             assignment = self._find(deleted.lead_id)
-            if assignment is not None and not assignment.has_seen(deleted.version):
+            if assignment is not None and not assignment.has_seen(deleted.version) and assignment.status != "closed":
                 now = self.clock.now()
                 self._release(
                     processing,
@@ -361,7 +366,7 @@ class AssignmentApplication(ServiceApplication):
         waiting = self.read_model.waiting_in_arrival_order()
         assigned = 0
         for lead_id in waiting:
-            if self._retrying(lambda lead_id=lead_id: self._rerun_one(lead_id)):
+            if self._retrying(partial(self._rerun_one, lead_id)):
                 assigned += 1
         return {"tried": len(waiting), "assigned": assigned, "still_waiting": len(waiting) - assigned}
 
@@ -530,13 +535,14 @@ class AssignmentApplication(ServiceApplication):
             notifications = self.recorder.select_notifications(self._refreshed_to + 1, 1000)
             for notification in notifications:
                 self._refreshed_to = notification.id
+                originator_id = UUID(str(notification.originator_id))
                 try:
-                    cached = cache.get(notification.originator_id)
+                    cached = cache.get(originator_id)
                 except KeyError:
                     continue
                 if cached.version < notification.originator_version:
-                    newer = self.repository.event_store.get(notification.originator_id, gt=cached.version)
-                    cache.put(notification.originator_id, project_aggregate(cached, newer))
+                    newer = self.repository.event_store.get(originator_id, gt=cached.version)
+                    cache.put(originator_id, project_aggregate(cached, newer))
             if len(notifications) < 1000:
                 return
 

@@ -98,6 +98,10 @@ async def test_sellers_teams_segments_rule_sets_decisions_queue_and_load_over_ht
     assert [s.owner(other), s.owner(other2), s.owner(waits)] == ["ann", "cy", None]
     assert (await http.get("/v1/leads/00000000-0000-0000-0000-000000000000/assignment")).status_code == 404
     assert (await http.get("/v1/segments/germany/preview")).json()["count"] == 1
+    draft_segment = {"priority": 9, "criteria": {"field": "country", "op": "in", "value": ["DE", "US"]}}
+    preview = (await http.post("/v1/segments/big-markets/preview", json=draft_segment)).json()
+    assert preview["count"] == 4  # would take the German lead too: higher priority than "germany"
+    assert [x["name"] for x in (await http.get("/v1/segments")).json()] == ["germany"]  # not saved
     queue = (await http.get("/v1/queue")).json()
     assert [q["lead_id"] for q in queue] == [str(waits)]
     assert queue[0]["waiting_reason"] == "rule rest: no eligible seller (capacity_full 3)"
