@@ -82,6 +82,8 @@ class TrackedConsumer:
         self.dead_lettered = 0
         self.skipped_as_seen = 0
         self.retries = 0
+        self.problems: dict[str, str] = {}
+        """Partitions this consumer refuses to consume, with why (reported by /readyz)."""
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -207,8 +209,22 @@ class TrackedConsumer:
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(assigned)) if assigned else {}
         for tp in assigned:
             position = await self._worker.call(self._tracked_position, f"{tp.topic}:{tp.partition}")
+            if position is not None and position > ends.get(tp, position):
+                # The store has applied more of this partition than the log holds: the topic
+                # was recreated or the store belongs to another cluster. Consuming would
+                # silently skip every new message below the tracked position — refuse loudly.
+                self.problems[f"{tp.topic}:{tp.partition}"] = (
+                    f"tracked position {position} is beyond the end of the log ({ends[tp]}); "
+                    "the topic was recreated or this store belongs to another cluster"
+                )
+                log.error(
+                    "not consuming %s:%s: %s", tp.topic, tp.partition, self.problems[f"{tp.topic}:{tp.partition}"]
+                )
+                self._consumer.pause(tp)
+                continue
             if position is None:
                 self._positions.pop(tp, None)
                 await self._consumer.seek_to_beginning(tp)

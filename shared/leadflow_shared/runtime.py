@@ -148,6 +148,8 @@ class RunningService:
         dead = [task.get_name() for task in self._tasks if task.done()]
         if dead:
             raise RuntimeError(f"stopped: {', '.join(dead)}")
+        if self.consumer is not None and self.consumer.problems:
+            raise RuntimeError("; ".join(f"{name}: {why}" for name, why in self.consumer.problems.items()))
 
     async def check_store(self) -> None:
         await self.parts.worker.call(self.parts.app.recorder.max_notification_id)
