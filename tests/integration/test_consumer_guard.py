@@ -7,10 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from assignment.bootstrap import bootstrap as assignment_service
-from assignment.settings import AssignmentSettings
 from eventsourcing.persistence import Tracking
 from harness import eventually, new_prefix, settings_for, started
+
+from assignment.bootstrap import bootstrap as assignment_service
+from assignment.settings import AssignmentSettings
 from leadflow_shared.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
