@@ -7,13 +7,14 @@ by the other process is seen and the seller is no longer eligible.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, project_aggregate
@@ -162,10 +163,10 @@ class AssignmentApplication(ServiceApplication):
 
     def get_seller(self, seller_id: str) -> Seller:
         self._refresh()
-        seller = self._find_seller(seller_id)
-        if seller is None:
-            raise SellerNotFound(seller_id)
-        return seller
+        try:
+            return self.repository.get(seller_uuid(seller_id))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise SellerNotFound(seller_id) from None
 
     def roster(self) -> Roster:
         self._refresh()
@@ -342,7 +343,7 @@ class AssignmentApplication(ServiceApplication):
             roster = self._roster()
             if team_id is not None:
                 roster.team_members(team_id)  # raises UnknownTeam
-            seller = self.get_seller(seller_id) if seller_id is not None else None
+            seller = self._read_seller(seller_id, copy=True) if seller_id is not None else None
             processing = new_processing_event(None)
             now = self.clock.now()
             if assignment.seller_id is not None and assignment.seller_id != seller_id:
@@ -476,7 +477,7 @@ class AssignmentApplication(ServiceApplication):
             try:
                 return attempt()
             except (RecordConflictError, IntegrityError, SellerOverCapacity, SellerNotTakingLeads):
-                self._working = {}
+                self._forget_working()
                 # Another process wrote the same stream first: read again and decide again.
                 if tracking is not None:
                     position = self.recorder.max_tracking_id(tracking.application_name)
@@ -487,9 +488,23 @@ class AssignmentApplication(ServiceApplication):
                 self.conflicts_retried += 1
                 log.info("version conflict; retrying (attempt %s)", n + 1)
                 time.sleep(0.002 * (n + 1))
+            except BaseException:
+                self._forget_working()
+                raise
             finally:
                 self._working = {}
         raise AssertionError("unreachable")
+
+    def _forget_working(self) -> None:
+        """Sellers are commanded in place (no copy: they are big and hot); after a failed attempt
+        the changed instances leave the cache, so the next read comes from the store."""
+        cache = self.repository.cache
+        for seller_id in self._working:
+            self._states.pop(seller_id, None)
+            if cache is not None:
+                with contextlib.suppress(KeyError):
+                    cache.get(seller_uuid(seller_id), evict=True)
+        self._working = {}
 
     def _find(self, lead_id: UUID) -> Assignment | None:
         try:
@@ -498,24 +513,30 @@ class AssignmentApplication(ServiceApplication):
             return None
 
     def _find_seller(self, seller_id: str) -> Seller | None:
-        """A seller to give a command to: a copy, shared by everything one attempt does, so a
-        release and a take of the same seller in one transaction build on each other."""
+        """A seller to give a command to within an attempt of `_retrying`: one instance shared by
+        everything the attempt does (a release and a take of the same seller build on each
+        other), forgotten by the cache if the attempt fails."""
         if seller_id in self._working:
             return self._working[seller_id]
         try:
-            seller: Seller = self.repository.get(seller_uuid(seller_id))
+            seller: Seller = self.repository.get(seller_uuid(seller_id), deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
         self._working[seller_id] = seller
         return seller
 
     def _read_seller(self, seller_id: str, copy: bool = False) -> Seller:
-        """A seller to read (the cached instance itself: cheap), or to command (`copy`)."""
+        """A seller to read (straight from the cache: ~100 of these per decision), or to
+        command (`copy`: see `_find_seller`)."""
         if copy or seller_id in self._working:
             seller = self._find_seller(seller_id)
             if seller is None:
                 raise SellerNotFound(seller_id)
             return seller
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                return cast("Seller", cache.get(seller_uuid(seller_id)))
         return self.repository.get(seller_uuid(seller_id), deepcopy_from_cache=False)  # type: ignore[no-any-return]
 
     def _roster(self) -> Roster:

@@ -1,0 +1,64 @@
+"""Two application instances on one store file, deterministically interleaved: a stale cache
+meets a version conflict, the retry re-reads the seller, and capacity holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import NAMESPACE_URL, uuid5
+
+import pytest
+
+from assignment.application import AssignmentApplication
+from leadflow_shared.clock import FixedClock
+from leadflow_shared.contracts import LeadReceivedV1
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def lead(name: str) -> LeadReceivedV1:
+    lead_id = uuid5(NAMESPACE_URL, f"shared-store:{name}")
+    return LeadReceivedV1(
+        aggregate_id=lead_id,
+        version=1,
+        lead_id=lead_id,
+        source="web-form",
+        external_id=name,
+        type="customer_inquiry",
+        contact={},
+        company={},
+        occurred_at=NOW,
+        received_at=NOW,
+    )
+
+
+def test_a_stale_cache_is_caught_by_the_seller_stream_version_and_the_retry_decides_again(tmp_path: Path) -> None:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "shared.sqlite")}
+    first = AssignmentApplication(env=env, clock=FixedClock(NOW))
+    first.add_sellers([{"seller_id": "solo", "name": "Solo", "capacity": 1}, {"seller_id": "spare", "name": "Spare"}])
+    second = AssignmentApplication(env=env, clock=FixedClock(NOW))
+    second.add_sellers([{"seller_id": "solo", "name": "Solo"}])  # already there: nothing changes
+    # Both have read the sellers into their caches.
+    assert [s.open_count for s in first.sellers()] == [0, 0] == [s.open_count for s in second.sellers()]
+    # The second takes solo's only slot.
+    second.assign_received_lead(lead("a"))
+    assert second.get_assignment(lead("a").lead_id).seller_id == "solo"
+    # The first does not look at the log before its first attempt (as if the write landed
+    # between its look and its save), so it still sees solo free and picks solo …
+    refresh = first._refresh
+    calls = {"n": 0}
+
+    def late_refresh() -> None:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            refresh()
+
+    first._refresh = late_refresh  # type: ignore[method-assign]
+    first.assign_received_lead(lead("b"))
+    # … its write conflicts on solo's stream, the retry reads solo full and gives the lead to spare.
+    assert first.conflicts_retried == 1
+    assert first.get_assignment(lead("b").lead_id).seller_id == "spare"
+    first._refresh = refresh  # type: ignore[method-assign]
+    assert {s.seller_id: s.open_count for s in first.sellers()} == {"solo": 1, "spare": 1}
+    assert {s.seller_id: s.open_count for s in second.sellers()} == {"solo": 1, "spare": 1}
