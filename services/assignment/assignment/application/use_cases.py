@@ -152,14 +152,20 @@ class AssignmentApplication(SharedStoreApplication):
     # -- segments and rule sets -----------------------------------------------------------
 
     def define_segment(self, name: str, priority: int, criteria: Any) -> None:
-        catalog = self.segments()
-        catalog.define(name, priority, criteria)
-        self.save(catalog)
+        def attempt() -> None:
+            catalog = self.segments()
+            catalog.define(name, priority, criteria)
+            self.save(catalog)
+
+        self._retrying(attempt)
 
     def remove_segment(self, name: str) -> None:
-        catalog = self.segments()
-        catalog.remove(name)
-        self.save(catalog)
+        def attempt() -> None:
+            catalog = self.segments()
+            catalog.remove(name)
+            self.save(catalog)
+
+        self._retrying(attempt)
 
     def segments(self) -> SegmentCatalog:
         self._refresh()
@@ -181,20 +187,29 @@ class AssignmentApplication(SharedStoreApplication):
         return self._singleton(RULEBOOK_ID, RuleBook)
 
     def draft_ruleset(self, name: str, rules: list[dict[str, Any]]) -> int:
-        book = self.rulebook()
-        version = book.draft(name, rules, self.clock.now())
-        self.save(book)
-        return version
+        def attempt() -> int:
+            book = self.rulebook()
+            version = book.draft(name, rules, self.clock.now())
+            self.save(book)
+            return version
+
+        return self._retrying(attempt)
 
     def revise_ruleset(self, version: int, name: str, rules: list[dict[str, Any]]) -> None:
-        book = self.rulebook()
-        book.revise(version, name, rules)
-        self.save(book)
+        def attempt() -> None:
+            book = self.rulebook()
+            book.revise(version, name, rules)
+            self.save(book)
+
+        self._retrying(attempt)
 
     def activate_ruleset(self, version: int) -> None:
-        book = self.rulebook()
-        book.activate(version, self.clock.now())
-        self.save(book)
+        def attempt() -> None:
+            book = self.rulebook()
+            book.activate(version, self.clock.now())
+            self.save(book)
+
+        self._retrying(attempt)
 
     # -- leads from intake ------------------------------------------------------------
 
