@@ -176,8 +176,9 @@ async def test_two_processes_on_different_partitions_never_push_a_seller_over_ca
     # every lead was decided once: 12 assigned, the other 48 wait in the queue,
     assert len({e.originator_id for e in events if isinstance(e, Assignment.Decided)}) == 12
     assert len({e.originator_id for e in events if isinstance(e, Assignment.Opened)}) == LEADS
-    # and both processes did part of the work.
+    # and both processes did part of the work: the second one to join holds one of the two
+    # partitions (a rebalance moves all or nothing, so the first holds the other one).
     held = partitions_held()
-    assert all(held) and all(p.poll() is None for p in procs), held
+    assert len(held[1]) == 1 and all(p.poll() is None for p in procs), held
     conflicts = sum(log.read_text().count("version conflict; retrying") for log in logs)
-    print(f"conflicts retried across the two processes: {conflicts}")
+    print(f"partitions held per process: {held}; version conflicts retried: {conflicts}")
