@@ -92,6 +92,9 @@ class TrackedConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            # A crashed member's partitions move after 6 s (the broker's minimum), not 10.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=2000,
         )
         self._consumer.subscribe(list(self._handlers), listener=_SeekToTracked(self))
         await self._consumer.start()
