@@ -32,7 +32,7 @@ from intake.importer.template import COLUMNS
 from leadflow_shared.localinfra import LocalPostgres, free_port
 from leadflow_shared.localinfra.postgres import find_bindir
 
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=120)  # a wide table also in logs
 HEADER = [c.name for c in COLUMNS] + ["attr_utm_source", "attr_utm_medium"]
 TYPES = ["customer_inquiry", "marketing_qualified", "sales_qualified"]
 BANDS = ["1-10", "11-50", "51-200", "201-1000", "1000+"]

@@ -401,3 +401,9 @@ def test_the_cli_exits_3_when_the_store_fails_mid_file_and_keeps_what_was_record
 
     assert result.exit_code == 3 and "import stopped after 1 rows" in result.output
     assert app.get_lead(lead_id_for("crm-export", "1")).external_id == "1"
+
+
+def test_the_docs_describe_every_template_column() -> None:
+    docs = (REPO / "docs" / "intake.md").read_text(encoding="utf-8")
+    section = docs.split("## Template import", 1)[1].split("\n## ", 1)[0]
+    assert [c.name for c in COLUMNS if f"`{c.name}`" not in section] == []
