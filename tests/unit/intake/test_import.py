@@ -222,9 +222,19 @@ def test_a_batch_that_conflicts_with_another_writer_is_retried(
         (csv_bytes([], [*HEADER, "Email"]), "repeated columns: email"),
         (csv_bytes([], [*HEADER, *(f"attr_a{i}" for i in range(51))]), "at most 50"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not UTF-8"),
+        (csv_bytes([row("1")]) + b"crm,\xff\xfe\r\n", "not UTF-8 text \\(near data row 2\\)"),
         (csv_bytes([row("1")]) + b'crm,"unterminated\r\n', "not readable as CSV"),
     ],
-    ids=["empty", "unknown column", "missing column", "repeated column", "too many attributes", "binary", "bad csv"],
+    ids=[
+        "empty",
+        "unknown column",
+        "missing column",
+        "repeated column",
+        "too many attributes",
+        "binary",
+        "bad bytes in a row",
+        "bad csv",
+    ],
 )
 def test_a_file_with_a_bad_header_or_shape_is_refused_and_nothing_is_recorded(
     app: IntakeApplication, data: bytes, message: str
@@ -351,7 +361,7 @@ async def test_http_import_lists_every_rejected_row_and_caps_the_others(http: ht
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"\x00\x01\x02\xff\xfe garbage", "not UTF-8"),
+        (b"\x00\x01\x02\xff\xfe garbage", "not UTF-8 text (in the header)"),
         (b"name,mail\nAda,ada@example.com\n", "unknown columns"),
         (csv_bytes([], HEADER[:3]), "missing required columns"),
     ],

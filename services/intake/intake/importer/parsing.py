@@ -100,7 +100,7 @@ class Header:
         if bad:
             problems.append(f"attribute names must be 1-{MAX_ATTRIBUTE_NAME} characters after '{ATTRIBUTE_PREFIX}'")
         if problems:
-            hint = " (the first line must be the template's header; see `intake import-template`)"
+            hint = " (the first line must be the template's header; see `python -m intake.cli import-template`)"
             raise FileRefused("header: " + "; ".join(problems) + hint, line=1)
 
     def payload(self, cells: list[str]) -> dict[str, Any]:
@@ -135,18 +135,24 @@ class LeadFile:
     def check(self) -> int:
         """Read the file once: header, encoding, CSV shape and row count. Returns the data rows."""
         rows = 0
+        header: Header | None = None
+        self.header = None  # set only once the whole file passed
         with self._records() as records:
             try:
-                self.header = Header(next(records, ([], 1))[0])
-                self.header.check()
-                for _ in records:
+                names = next(records, ([], 1))[0]
+                _must_be_utf8(names)
+                header = Header(names)
+                header.check()
+                for cells, _ in records:
+                    _must_be_utf8(cells)
                     rows += 1
                     if rows > self.max_rows:
                         raise FileRefused(f"more than {self.max_rows} data rows; split the file")
-            except UnicodeDecodeError:
-                raise FileRefused(f"not UTF-8 text (data row {rows + 1}); save the file as CSV UTF-8") from None
+            except UnicodeError:
+                raise FileRefused(f"not UTF-8 text ({_where(header, rows)}); save the file as CSV UTF-8") from None
             except csv.Error as exc:
-                raise FileRefused(f"not readable as CSV near data row {rows + 1}: {exc}") from None
+                raise FileRefused(f"not readable as CSV ({_where(header, rows)}): {exc}") from None
+        self.header = header
         return rows
 
     def rows(self) -> Iterator[ParsedRow]:
@@ -172,7 +178,8 @@ class LeadFile:
     class _Records:
         def __init__(self, binary: IO[bytes]) -> None:
             binary.seek(0)
-            self.text = io.TextIOWrapper(binary, encoding=ENCODING, newline="")
+            # Undecodable bytes pass as lone surrogates, so check() can say which row holds them.
+            self.text = io.TextIOWrapper(binary, encoding=ENCODING, errors="surrogateescape", newline="")
             self.reader = csv.reader(self.text, strict=True)
 
         def __enter__(self) -> Iterator[tuple[list[str], int]]:
@@ -211,6 +218,14 @@ def _problem(error: Any) -> Problem:
     if not field and reason.startswith("contact.phone "):  # the model-level phone check names its field
         field = "contact.phone"
     return Problem(field or "row", column_for(field), reason)
+
+
+def _must_be_utf8(cells: list[str]) -> None:
+    "".join(cells).encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate (a byte that was not UTF-8)
+
+
+def _where(header: Header | None, rows: int) -> str:
+    return "in the header" if header is None else f"near data row {rows + 1}"
 
 
 def _clip(name: str) -> str:
