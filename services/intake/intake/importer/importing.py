@@ -23,8 +23,7 @@ CONFLICT_ATTEMPTS = 3
 
 def record_batch(app: IntakeApplication, batch: list[ParsedRow], *, via: str) -> list[RowResult]:
     """Record the batch's valid rows together; rejected rows pass through, blank rows drop out."""
-    valid = [p for p in batch if p.lead is not None]
-    receipts = iter(_receive(app, [p.lead for p in valid if p.lead is not None], via=via))
+    receipts = iter(_receive(app, [p.lead for p in batch if p.lead is not None], via=via))
     results: list[RowResult] = []
     for parsed in batch:
         if parsed.lead is not None:

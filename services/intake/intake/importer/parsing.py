@@ -7,6 +7,7 @@ as a ParsedRow with problems and the rest of the file goes on.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
@@ -175,27 +176,23 @@ class LeadFile:
         if batch:
             yield batch
 
-    class _Records:
-        def __init__(self, binary: IO[bytes]) -> None:
-            binary.seek(0)
-            # Undecodable bytes pass as lone surrogates, so check() can say which row holds them.
-            self.text = io.TextIOWrapper(binary, encoding=ENCODING, errors="surrogateescape", newline="")
-            self.reader = csv.reader(self.text, strict=True)
+    @contextlib.contextmanager
+    def _records(self) -> Iterator[Iterator[tuple[list[str], int]]]:
+        """(cells, line the record starts on) for every record, the header included."""
+        self.binary.seek(0)
+        # Undecodable bytes pass as lone surrogates, so check() can say which row holds them.
+        text = io.TextIOWrapper(self.binary, encoding=ENCODING, errors="surrogateescape", newline="")
+        try:
+            yield _numbered(csv.reader(text, strict=True))
+        finally:
+            text.detach()  # the caller owns the binary stream
 
-        def __enter__(self) -> Iterator[tuple[list[str], int]]:
-            return self._iterate()
 
-        def _iterate(self) -> Iterator[tuple[list[str], int]]:
-            start = 1
-            for cells in self.reader:
-                yield cells, start
-                start = self.reader.line_num + 1
-
-        def __exit__(self, *_: object) -> None:
-            self.text.detach()  # the caller owns the binary stream
-
-    def _records(self) -> LeadFile._Records:
-        return LeadFile._Records(self.binary)
+def _numbered(reader: Any) -> Iterator[tuple[list[str], int]]:
+    start = 1
+    for cells in reader:
+        yield cells, start
+        start = reader.line_num + 1
 
 
 def parse_row(header: Header, cells: list[str], *, row: int, line: int) -> ParsedRow:
