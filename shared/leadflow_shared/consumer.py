@@ -230,7 +230,10 @@ class TrackedConsumer:
                 continue
             if position is None:
                 self._positions.pop(tp, None)
-                await self._consumer.seek_to_beginning(tp)
+                # Offset 0, not seek_to_beginning(): that one waits on the fetcher, which is
+                # held during a rebalance. If 0 is gone (retention), the reset policy picks
+                # the earliest offset still there.
+                self._consumer.seek(tp, 0)
             else:
                 self._positions[tp] = position
                 self._consumer.seek(tp, position)
