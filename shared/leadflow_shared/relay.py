@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from eventsourcing.persistence import Notification, RecordConflictError, Tracking
 
-from .cloudevents import to_binary
+from .cloudevents import Headers, to_binary
 from .contracts import IntegrationEvent
 from .lease import PublishLease
 from .store import ServiceApplication, StoreWorker
@@ -75,25 +75,25 @@ class OutboxRelay:
         cut the relay off between the two steps the way a crash would.
         """
         start = await self.position()
-        notifications: list[Notification] = list(
-            await self._worker.call(self._app.recorder.select_notifications, start + 1, self._batch_size)
-        )
-        if not notifications:
-            return 0, None
-        pending = []
+        # Read and map on the store thread: a mapper may look up the aggregate it describes.
+        messages, last_id = await self._worker.call(self._read_batch, start)
+        pending = [
+            await self._producer.send(self.topic, value=value, key=key, headers=headers)
+            for key, value, headers in messages
+        ]
+        await asyncio.gather(*pending)
+        return len(pending), last_id
+
+    def _read_batch(self, start: int) -> tuple[list[tuple[bytes, bytes, Headers]], int | None]:
+        notifications: list[Notification] = list(self._app.recorder.select_notifications(start + 1, self._batch_size))
+        messages = []
         for notification in notifications:
             domain_event = self._app.mapper.to_domain_event(notification)
             integration_event = self._to_integration_event(domain_event)
-            if integration_event is None:
-                continue
-            key, value, headers = to_binary(
-                integration_event,
-                source=self._source,
-                time=getattr(domain_event, "timestamp", None) or datetime.now(UTC),
-            )
-            pending.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
-        await asyncio.gather(*pending)
-        return len(pending), notifications[-1].id
+            if integration_event is not None:
+                time = getattr(domain_event, "timestamp", None) or datetime.now(UTC)
+                messages.append(to_binary(integration_event, source=self._source, time=time))
+        return messages, (notifications[-1].id if notifications else None)
 
     async def record_position(self, last_id: int) -> None:
         try:

@@ -30,6 +30,6 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock | None = None
             body_limits=BODY_LIMITS,
         ),
         subscriptions=stream.subscriptions(app),
-        publications=stream.publications(),
+        publications=stream.publications(app),
         background=[read_model.projector],
     )

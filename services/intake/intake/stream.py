@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from pydantic import BaseModel, ValidationError
@@ -244,5 +246,27 @@ def to_integration_event(domain_event: DomainEventProtocol[Any]) -> IntegrationE
     return None
 
 
-def publications() -> dict[str, EventMapper]:
-    return {LEADS_EVENTS: to_integration_event}
+def with_lead_identity(app: IntakeApplication) -> EventMapper:
+    """Every published lead event names the lead's upstream source and external id.
+
+    Only Received/Updated carry them in the domain event; for the rest the (immutable)
+    identity is looked up once per lead. Runs on the store thread, as the relay maps there.
+    """
+
+    @functools.lru_cache(maxsize=100_000)
+    def identity(lead_id: UUID) -> tuple[str, str]:
+        lead = app.repository.get(lead_id)
+        return lead.source, lead.external_id
+
+    def mapper(domain_event: DomainEventProtocol[Any]) -> IntegrationEvent | None:
+        event = to_integration_event(domain_event)
+        if event is None or "source" not in type(event).model_fields or getattr(event, "source", None):
+            return event
+        source, external_id = identity(event.aggregate_id)
+        return event.model_copy(update={"source": source, "external_id": external_id})
+
+    return mapper
+
+
+def publications(app: IntakeApplication) -> dict[str, EventMapper]:
+    return {LEADS_EVENTS: with_lead_identity(app)}

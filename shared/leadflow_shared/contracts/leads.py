@@ -68,6 +68,8 @@ class LeadStatusChangedV1(IntegrationEvent):
     cloudevents_type: ClassVar[str] = "lead.status-changed.v1"
 
     lead_id: UUID
+    source: str | None = None
+    external_id: str | None = None
     action: str
     status_before: LeadStatus
     status_after: LeadStatus
@@ -87,6 +89,8 @@ class LeadDeletedV1(IntegrationEvent):
     cloudevents_type: ClassVar[str] = "lead.deleted.v1"
 
     lead_id: UUID
+    source: str | None = None
+    external_id: str | None = None
     previous_owner_id: str | None = None
     reason: str | None = None
     actor: str | None = None
@@ -104,6 +108,8 @@ class LeadChangedV1(IntegrationEvent):
     cloudevents_type: ClassVar[str] = "lead.changed.v1"
 
     lead_id: UUID
+    source: str | None = None
+    external_id: str | None = None
     change: str
     data: dict[str, Any] = Field(default_factory=dict)
     actor: str | None = None

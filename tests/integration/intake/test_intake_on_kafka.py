@@ -75,6 +75,7 @@ async def test_a_decision_on_the_assignments_topic_assigns_the_lead_and_every_ch
     ]
     assert [e.version for e in events] == [1, 2, 3, 4]
     assert {r.key for r in records} == {str(lead_id).encode()}
+    assert {(e.source, e.external_id) for e in events} == {("web-form", "k-1")}  # type: ignore[attr-defined]
     assigned, converted = events[1], events[3]
     assert (assigned.action, assigned.owner_id, assigned.team_id) == ("assigned", "s7", "north")  # type: ignore[attr-defined]
     assert (converted.action, converted.previous_owner_id) == ("converted", "s7")  # type: ignore[attr-defined]
