@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from leadflow_shared.contracts import json_schemas
 from leadflow_shared.schemas import asyncapi
 

@@ -255,7 +255,7 @@ def with_lead_identity(app: IntakeApplication) -> EventMapper:
 
     @functools.lru_cache(maxsize=100_000)
     def identity(lead_id: UUID) -> tuple[str, str]:
-        lead = app.repository.get(lead_id)
+        lead: Any = app.repository.get(lead_id)
         return lead.source, lead.external_id
 
     def mapper(domain_event: DomainEventProtocol[Any]) -> IntegrationEvent | None:
