@@ -20,8 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from intake.importer.template import COLUMNS
-from leadflow_shared.localinfra import LocalPostgres, free_port
-from leadflow_shared.localinfra.postgres import find_bindir
+from leadflow_shared.localinfra.postgres import throwaway_postgres
 
 console = Console() if sys.stdout.isatty() else Console(width=120)  # a wide table also in logs
 HEADER = [c.name for c in COLUMNS] + ["attr_utm_source", "attr_utm_medium"]
@@ -122,26 +119,6 @@ def import_twice(store: str, csv_path: Path, rows: int, env: dict[str, str], wor
     return runs
 
 
-@contextmanager
-def local_postgres(run_dir: Path) -> Iterator[LocalPostgres | None]:
-    if find_bindir() is None:
-        say("PostgreSQL binaries not found: skipping PostgreSQL")
-        yield None
-        return
-    pg = LocalPostgres(port=free_port(), run_dir=run_dir)
-    say(f"starting a local PostgreSQL on 127.0.0.1:{pg.port}")
-    try:
-        pg.start()
-    except Exception as exc:  # the SQLite figures still stand
-        say(f"PostgreSQL did not start ({type(exc).__name__}): skipping it")
-        yield None
-        return
-    try:
-        yield pg
-    finally:
-        pg.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -162,7 +139,7 @@ def main() -> None:
         runs += import_twice("SQLite", csv_path, args.rows, sqlite_env, work, args.batch_size)
 
         if not args.no_postgres:
-            with local_postgres(work / "postgres") as pg:
+            with throwaway_postgres(work / "postgres", say) as pg:
                 if pg is not None:
                     pg.create_database("intake_import_bench")
                     postgres_env = {

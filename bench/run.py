@@ -34,7 +34,7 @@ from rich.table import Table
 
 from leadflow_shared.localinfra import LocalKafka, LocalPostgres, demo, free_port
 from leadflow_shared.localinfra._paths import run_root
-from leadflow_shared.localinfra.postgres import find_bindir
+from leadflow_shared.localinfra.postgres import throwaway_postgres
 from leadflow_shared.localinfra.stack import SERVICES, ServiceStack
 from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.store import ServiceApplication
@@ -190,21 +190,6 @@ def postgres_env(pg: LocalPostgres, dbname: str) -> dict[str, str]:
     return settings.eventsourcing_env() | {"POSTGRES_DBNAME": dbname}
 
 
-@contextmanager
-def local_postgres(run_dir: Path) -> Iterator[LocalPostgres | None]:
-    if find_bindir() is None:
-        say("PostgreSQL binaries not found: skipping the PostgreSQL event-store figures")
-        yield None
-        return
-    pg = LocalPostgres(port=free_port(), run_dir=run_dir)
-    say(f"starting a local PostgreSQL on 127.0.0.1:{pg.port}")
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.stop()
-
-
 # -- the run ------------------------------------------------------------------------
 
 
@@ -259,7 +244,7 @@ def measure_event_stores(run_dir: Path, count: int, with_postgres: bool) -> list
         figures.append(event_store("SQLite", sqlite_env(run_dir / f"store-{batch}.sqlite"), leads, batch))
     if not with_postgres:
         return figures
-    with local_postgres(run_dir / "postgres") as pg:
+    with throwaway_postgres(run_dir / "postgres", say) as pg:
         if pg is not None:
             for batch in (100, 1):
                 say(f"c) event store: {count} events into PostgreSQL, {_how(batch)}")

@@ -40,6 +40,17 @@ def settings_for(cls: type[S], *, tmp_path: Path, bootstrap: str, prefix: str, *
     return cls(**values)
 
 
+def postgres_settings(database: dict[str, Any]) -> dict[str, Any]:
+    """ServiceSettings fields for a database from the `postgres_database` fixture."""
+    return {
+        "postgres_host": database["host"],
+        "postgres_port": database["port"],
+        "postgres_user": database["user"],
+        "postgres_password": database["password"],
+        "postgres_dbname": database["dbname"],
+    }
+
+
 @contextlib.asynccontextmanager
 async def started(running: RunningService) -> AsyncIterator[RunningService]:
     await running.start()

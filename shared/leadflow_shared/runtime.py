@@ -232,6 +232,12 @@ async def serve(running: RunningService) -> None:
     stop_task.cancel()
 
 
+def main(bootstrap: Callable[[], RunningService]) -> None:
+    """`python -m <service>`: log, assemble, serve until SIGTERM/SIGINT."""
+    configure_logging()
+    asyncio.run(serve(bootstrap()))
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

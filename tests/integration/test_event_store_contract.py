@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import RecordConflictError, Tracking
+from harness import postgres_settings
 
 from intake.application import IntakeApplication
 from intake.domain import Lead
@@ -44,11 +45,7 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
         db: dict[str, Any] = request.getfixturevalue("postgres_database")
         settings = ServiceSettings(
             service_name="contract",
-            postgres_host=db["host"],
-            postgres_port=db["port"],
-            postgres_user=db["user"],
-            postgres_password=db["password"],
-            postgres_dbname=db["dbname"],
+            **postgres_settings(db),
         )
     yield settings.eventsourcing_env()
 

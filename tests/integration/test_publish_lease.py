@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from harness import new_prefix, read_topic
+from harness import new_prefix, postgres_settings, read_topic
 from test_relay import Counter, to_integration_event
 
 from leadflow_shared.kafka import ensure_topics, make_producer
@@ -23,11 +23,7 @@ async def test_only_the_lease_holder_publishes_and_another_replica_takes_over(
 ) -> None:
     settings = ServiceSettings(
         service_name="leasetest",
-        postgres_host=postgres_database["host"],
-        postgres_port=postgres_database["port"],
-        postgres_user=postgres_database["user"],
-        postgres_password=postgres_database["password"],
-        postgres_dbname=postgres_database["dbname"],
+        **postgres_settings(postgres_database),
     )
     topic = new_prefix() + "counters.v1"
     await ensure_topics(kafka_bootstrap, {topic: 2})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +37,18 @@ def roster_file(tmp_path: Path, count: int = 3) -> Path:
     path = tmp_path / "roster.json"
     path.write_text(json.dumps([{"seller_id": f"s{i}", "name": f"Seller {i}"} for i in range(1, count + 1)]))
     return path
+
+
+def assignment_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: Any) -> RunningService:
+    settings = settings_for(
+        AssignmentSettings,
+        tmp_path=tmp_path,
+        bootstrap=kafka_bootstrap,
+        prefix=prefix,
+        roster_file=roster_file(tmp_path),
+        **overrides,
+    )
+    return assignment_service(settings)
 
 
 def lead_received(external_id: str) -> LeadReceivedV1:
@@ -116,15 +129,7 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
 ) -> None:
     prefix = new_prefix()
     intake = intake_service(settings_for(IntakeSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap, prefix=prefix))
-    assignment = assignment_service(
-        settings_for(
-            AssignmentSettings,
-            tmp_path=tmp_path,
-            bootstrap=kafka_bootstrap,
-            prefix=prefix,
-            roster_file=roster_file(tmp_path),
-        )
-    )
+    assignment = assignment_on(kafka_bootstrap, tmp_path, prefix)
     lead = inbound_lead("dup-1")
     lead_id = lead_id_for("web-form", "dup-1")
     async with started(intake), started(assignment):
@@ -148,15 +153,7 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
 
 async def test_a_message_delivered_twice_changes_state_once(kafka_bootstrap: str, tmp_path: Path) -> None:
     prefix = new_prefix()
-    assignment = assignment_service(
-        settings_for(
-            AssignmentSettings,
-            tmp_path=tmp_path,
-            bootstrap=kafka_bootstrap,
-            prefix=prefix,
-            roster_file=roster_file(tmp_path),
-        )
-    )
+    assignment = assignment_on(kafka_bootstrap, tmp_path, prefix)
     event = lead_received("twice-1")
     async with started(assignment):
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(event)])
@@ -179,15 +176,7 @@ async def test_an_event_re_sent_by_the_upstream_relay_at_a_new_offset_is_applied
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     prefix = new_prefix()
-    assignment = assignment_service(
-        settings_for(
-            AssignmentSettings,
-            tmp_path=tmp_path,
-            bootstrap=kafka_bootstrap,
-            prefix=prefix,
-            roster_file=roster_file(tmp_path),
-        )
-    )
+    assignment = assignment_on(kafka_bootstrap, tmp_path, prefix)
     event = lead_received("resent-1")
     async with started(assignment):
         # Given intake's relay published LeadReceived, crashed before recording, and re-sent it,
@@ -211,17 +200,7 @@ async def test_a_consumer_whose_committed_offset_is_lost_or_behind_resumes_from_
     store = tmp_path / "assignment.sqlite"
 
     def service(group: str) -> RunningService:
-        return assignment_service(
-            settings_for(
-                AssignmentSettings,
-                tmp_path=tmp_path,
-                bootstrap=kafka_bootstrap,
-                prefix=prefix,
-                roster_file=roster_file(tmp_path),
-                sqlite_path=store,
-                consumer_group=prefix + group,
-            )
-        )
+        return assignment_on(kafka_bootstrap, tmp_path, prefix, sqlite_path=store, consumer_group=prefix + group)
 
     first = [lead_received(f"resume-{i}") for i in range(6)]
     later = [lead_received(f"resume-later-{i}") for i in range(4)]

@@ -1,15 +1,8 @@
-import asyncio
+"""`python -m referral`: HTTP API, consumers, relays and background jobs in one process."""
 
-from leadflow_shared.runtime import configure_logging, serve
+from leadflow_shared.runtime import main
 
 from .bootstrap import bootstrap
 
-
-def main() -> None:
-    configure_logging()
-    running = bootstrap()
-    asyncio.run(serve(running))
-
-
 if __name__ == "__main__":
-    main()
+    main(bootstrap)

@@ -14,7 +14,7 @@ import shlex
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +333,27 @@ class LocalPostgres:
                 str(int(timeout)),
             ]
         )
+
+
+@contextlib.contextmanager
+def throwaway_postgres(run_dir: Path, say: Callable[[str], None] = print) -> Iterator[LocalPostgres | None]:
+    """A private server on a free port for one run (benchmarks); None where PostgreSQL cannot run,
+    so the caller's other figures still stand."""
+    from . import free_port
+
+    if find_bindir() is None:
+        say("PostgreSQL binaries not found: skipping PostgreSQL")
+        yield None
+        return
+    pg = LocalPostgres(port=free_port(), run_dir=run_dir)
+    say(f"starting a local PostgreSQL on 127.0.0.1:{pg.port}")
+    try:
+        pg.start()
+    except Exception as exc:
+        say(f"PostgreSQL did not start ({type(exc).__name__}: {exc}): skipping it")
+        yield None
+        return
+    try:
+        yield pg
+    finally:
+        pg.stop()

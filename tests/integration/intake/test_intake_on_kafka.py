@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import as_bytes, eventually, inbound_lead, new_prefix, produce, read_topic, settings_for, started
+from harness import (
+    as_bytes,
+    eventually,
+    inbound_lead,
+    new_prefix,
+    postgres_settings,
+    produce,
+    read_topic,
+    settings_for,
+    started,
+)
 
 from intake.bootstrap import bootstrap as intake_service
 from intake.domain import lead_id_for
@@ -111,11 +121,7 @@ async def test_a_contact_reaching_the_configured_stage_creates_one_lead_via_kafk
         kafka_bootstrap,
         tmp_path,
         prefix,
-        postgres_host=postgres_database["host"],
-        postgres_port=postgres_database["port"],
-        postgres_user=postgres_database["user"],
-        postgres_password=postgres_database["password"],
-        postgres_dbname=postgres_database["dbname"],
+        **postgres_settings(postgres_database),
     )
     change = {
         "specversion": "1.0",
