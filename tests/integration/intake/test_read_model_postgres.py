@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -13,70 +12,23 @@ from uuid import UUID
 import httpx
 import pytest
 import typer
-from harness import as_bytes, eventually, inbound_lead, new_prefix, produce, settings_for, started
+from harness import as_bytes, eventually, inbound_lead, new_prefix, postgres_settings, produce, settings_for, started
+from intake_world import START
+from intake_world import LeadListWorld as World
 from typer.testing import CliRunner
 
-from intake.application import IntakeApplication
 from intake.bootstrap import bootstrap as intake_service
 from intake.readmodel import LeadFilters, LeadReadModel, open_read_store
 from intake.readmodel import cli as readmodel_cli
 from intake.settings import IntakeSettings
-from leadflow_shared.clock import FixedClock
-from leadflow_shared.contracts import InboundLeadV1, LeadAssignedV1
 from leadflow_shared.topics import LEADS_INBOUND
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
-
-def postgres_settings(db: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    return {
-        "postgres_host": db["host"],
-        "postgres_port": db["port"],
-        "postgres_user": db["user"],
-        "postgres_password": db["password"],
-        "postgres_dbname": db["dbname"],
-        **overrides,
-    }
-
-
-class World:
+def world_on(settings: IntakeSettings) -> World:
     """intake's application and its lead list, both in one PostgreSQL database."""
-
-    def __init__(self, settings: IntakeSettings) -> None:
-        self.clock = FixedClock(START)
-        self.app = IntakeApplication(env=settings.eventsourcing_env(), clock=self.clock)
-        self.model = LeadReadModel.open(self.app, open_read_store(settings))
-        self.app.leads_in_stage = self.model.leads_in_stage
-        self.app.on_recorded.append(self.model.projector.on_recorded)
-        self._versions = itertools.count(1)
-
-    def receive(self, external_id: str, **overrides: Any) -> UUID:
-        self.clock.advance(timedelta(minutes=1))
-        body = inbound_lead(external_id, **overrides)
-        return self.app.receive_lead(InboundLeadV1.model_validate(body), via="http").lead_id
-
-    def assign(self, lead_id: UUID, seller: str = "s1", team: str | None = None) -> None:
-        self.app.on_assignment_decided(
-            LeadAssignedV1(
-                aggregate_id=lead_id,
-                version=next(self._versions),
-                lead_id=lead_id,
-                seller_id=seller,
-                team_id=team,
-                method="round_robin",
-                decided_at=self.clock.now(),
-            )
-        )
-
-    def ids(self, tab: str = "all", user: str = "ana", **filters: Any) -> set[UUID]:
-        page = self.model.leads.page(filters=LeadFilters(**filters), tab=tab, user_id=user, limit=200)
-        return {UUID(i["lead_id"]) for i in page.items}
-
-    def close(self) -> None:
-        self.model.close()
-        self.app.close()
+    return World(settings.eventsourcing_env(), open_read_store(settings))
 
 
 @pytest.fixture
@@ -86,7 +38,7 @@ def settings(postgres_database: dict[str, Any]) -> IntakeSettings:
 
 @pytest.fixture
 def world(settings: IntakeSettings) -> Iterator[World]:
-    w = World(settings)
+    w = world_on(settings)
     yield w
     w.close()
 
@@ -186,13 +138,13 @@ def test_the_rebuild_command_on_postgres_gives_back_the_live_model(
 
 
 def test_two_replicas_projecting_into_one_database_apply_each_event_once(settings: IntakeSettings) -> None:
-    writer = World(settings)
+    writer = world_on(settings)
     writer.app.on_recorded.clear()  # nothing projected while the history is written
     busy_history(writer)
     for lead_id in list(writer.ids(include_voided=True))[:3]:
         for n in range(5):
             writer.app.follow_up(lead_id, actor="ana", note=f"call {n}")  # counters expose double application
-    replicas = [World(settings) for _ in range(2)]
+    replicas = [world_on(settings) for _ in range(2)]
     try:
         for replica in replicas:
             replica.model.projector.batch_size = 3

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -13,79 +12,26 @@ from uuid import UUID
 import httpx
 import pytest
 import typer
+from intake_world import START
+from intake_world import LeadListWorld as World
 from typer.testing import CliRunner
 
 from intake.api import create_api
-from intake.application import IntakeApplication
 from intake.cli import COMMAND_MODULES
 from intake.readmodel import LeadFilters, LeadReadModel, lead_list_router, read_store_path
 from intake.readmodel import cli as readmodel_cli
 from intake.readmodel.store import SQLiteReadStore
 from intake.settings import IntakeSettings
-from leadflow_shared.clock import FixedClock
-from leadflow_shared.contracts import InboundLeadV1, LeadAssignedV1
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
 
-START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-class World:
-    """An intake application on POPO events, its lead list in a SQLite file, and helpers."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
-        self.clock = FixedClock(START)
-        self.app = IntakeApplication(env=env or {"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=self.clock)
-        self.model = LeadReadModel.open(self.app, SQLiteReadStore(tmp_path / "intake-read.sqlite"))
-        self.app.leads_in_stage = self.model.leads_in_stage
-        self.app.on_recorded.append(self.model.projector.on_recorded)
-        self._versions = itertools.count(1)
-
-    def receive(self, external_id: str, **overrides: Any) -> UUID:
-        """A lead received a minute after the previous one."""
-        self.clock.advance(timedelta(minutes=1))
-        body: dict[str, Any] = {
-            "source": "web-form",
-            "external_id": external_id,
-            "type": "customer_inquiry",
-            "contact": {"first_name": "Ada", "last_name": "Lovelace"},
-            "company": {"name": "Analytical Engines"},
-            "campaign_id": "spring",
-            "occurred_at": "2026-11-01T10:00:00Z",
-        }
-        body.update(overrides)
-        return self.app.receive_lead(InboundLeadV1.model_validate(body), via="http").lead_id
-
-    def assign(self, lead_id: UUID, seller: str | None = "s1", team: str | None = None) -> None:
-        version = next(self._versions)
-        self.app.on_assignment_decided(
-            LeadAssignedV1(
-                aggregate_id=lead_id,
-                version=version,
-                lead_id=lead_id,
-                seller_id=seller,
-                team_id=team,
-                method="round_robin",
-                decided_at=self.clock.now(),
-            )
-        )
-
-    def ids(self, tab: str = "all", user: str = "ana", **filters: Any) -> set[UUID]:
-        page = self.model.leads.page(filters=LeadFilters(**filters), tab=tab, user_id=user, limit=200)
-        return {UUID(item["lead_id"]) for item in page.items}
-
-    def counts(self, user: str = "ana", **filters: Any) -> dict[str, int]:
-        return self.model.leads.counts(filters=LeadFilters(**filters), user_id=user)
-
-    def row(self, lead_id: UUID) -> dict[str, Any]:
-        page = self.model.leads.page(filters=LeadFilters(include_voided=True), user_id="ana", limit=200)
-        return next(i for i in page.items if i["lead_id"] == str(lead_id))
+POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
+    w = World(POPO, SQLiteReadStore(tmp_path / "intake-read.sqlite"))
     yield w
     w.model.close()
 
@@ -336,7 +282,7 @@ def test_the_rebuild_command_replays_the_event_store_into_fresh_tables(
 ) -> None:
     events = tmp_path / "stores" / "intake.sqlite"
     settings = IntakeSettings(run_dir=tmp_path, sqlite_path=events)
-    world = World(tmp_path, env=settings.eventsourcing_env())
+    world = World(settings.eventsourcing_env(), SQLiteReadStore(tmp_path / "intake-read.sqlite"))
     world.model.close()
     world.model = LeadReadModel.open(world.app, SQLiteReadStore(read_store_path(settings)))
     assert read_store_path(settings) == tmp_path / "stores" / "intake-read.sqlite"
