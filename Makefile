@@ -8,7 +8,7 @@ setup:
 	@bash deploy/setup.sh
 
 run: setup ## Kafka + the four services + 100 demo leads, until Ctrl-C
-	$(PY) -m leadflow_shared.localinfra.stack
+	$(PY) -m leadflow_tools.stack
 
 test: setup ## everything: unit, integration (real Kafka + PostgreSQL), e2e, chaos
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -28,7 +28,7 @@ bench: setup ## throughput figures (not part of `make test`)
 	$(PY) bench/import_leads.py
 
 rebuild-intake: setup ## drop and rebuild every intake read model from the event store
-	$(PY) -m intake.cli rebuild-read-models
+	$(PY) -m intake.entrypoints.cli rebuild-read-models
 
 lint: setup
 	$(PY) -m ruff check .
@@ -39,16 +39,16 @@ format: setup
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-schemas: setup ## JSON Schema of every contract, generated from the models
-	$(PY) -m leadflow_shared.schemas docs/contracts/schemas
+schemas: setup ## JSON Schemas of the contracts and each service's AsyncAPI document, generated
+	$(PY) -m leadflow_tools.schemas docs/contracts
 
 infra-up: setup
-	$(PY) -m leadflow_shared.localinfra kafka start
-	$(PY) -m leadflow_shared.localinfra postgres start --databases intake,assignment,sequence,referral
+	$(PY) -m leadflow_tools kafka start
+	$(PY) -m leadflow_tools postgres start --databases intake,assignment,sequence,referral
 
 infra-down:
-	-$(PY) -m leadflow_shared.localinfra kafka stop
-	-$(PY) -m leadflow_shared.localinfra postgres stop
+	-$(PY) -m leadflow_tools kafka stop
+	-$(PY) -m leadflow_tools postgres stop
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .mypy_cache

@@ -2,7 +2,7 @@
 
 Generates a CSV in the import template's shape (mostly good rows; ~1% repeated, ~0.5% bad,
 ~3% sharing an e-mail with another row) in a temporary folder, then runs the real command
-(`python -m intake.cli import-leads FILE --report ...`) as a process against a fresh SQLite
+(`python -m intake.entrypoints.cli import-leads FILE --report ...`) as a process against a fresh SQLite
 store, and a fresh PostgreSQL database when a local PostgreSQL can be started. Each store is
 imported twice: the second run finds every lead already there (all duplicates/rejected).
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from intake.importer.template import COLUMNS
-from leadflow_shared.localinfra.postgres import throwaway_postgres
+from intake.application.importing.template import COLUMNS
+from leadflow_tools.postgres import throwaway_postgres
 
 console = Console() if sys.stdout.isatty() else Console(width=120)  # a wide table also in logs
 HEADER = [c.name for c in COLUMNS] + ["attr_utm_source", "attr_utm_medium"]
@@ -98,7 +98,7 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def run_cli(csv_path: Path, env: dict[str, str], report: Path, batch_size: int) -> float:
-    command = [sys.executable, "-m", "intake.cli", "import-leads", str(csv_path), "--report", str(report)]
+    command = [sys.executable, "-m", "intake.entrypoints.cli", "import-leads", str(csv_path), "--report", str(report)]
     command += ["--batch-size", str(batch_size)]
     started = time.perf_counter()
     result = subprocess.run(command, env={**os.environ, **env}, check=False)

@@ -32,13 +32,13 @@ from eventsourcing.domain import Aggregate, event
 from rich.console import Console
 from rich.table import Table
 
-from leadflow_shared.localinfra import LocalKafka, LocalPostgres, demo, free_port
-from leadflow_shared.localinfra._paths import run_root
-from leadflow_shared.localinfra.postgres import throwaway_postgres
-from leadflow_shared.localinfra.stack import SERVICES, ServiceStack
 from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
+from leadflow_tools import LocalKafka, LocalPostgres, demo, free_port
+from leadflow_tools._paths import run_root
+from leadflow_tools.postgres import throwaway_postgres
+from leadflow_tools.stack import SERVICES, ServiceStack
 
 console = Console()
 PARTITIONS = 6  # the services' default for lead topics

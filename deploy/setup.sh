@@ -16,13 +16,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 stamp=.venv/.installed
-inputs=(constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml)
+inputs=(constraints.txt requirements-dev.txt shared/pyproject.toml tools/pyproject.toml services/*/pyproject.toml)
 if [ ! -f "$stamp" ] || [ -n "$(find "${inputs[@]}" -newer "$stamp" 2>/dev/null)" ]; then
   echo "setup: installing Python packages into .venv"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -c constraints.txt -r requirements-dev.txt \
-    -e shared -e services/intake -e services/assignment -e services/sequence -e services/referral
+    -e shared -e tools -e services/intake -e services/assignment -e services/sequence -e services/referral
   touch "$stamp"
 fi
 

@@ -1,7 +1,7 @@
 """Session-wide infrastructure fixtures shared by unit, integration and e2e tests.
 
 Kafka and PostgreSQL come from testcontainers when a Docker engine answers,
-otherwise from ``leadflow_shared.localinfra`` (plain processes). Set
+otherwise from ``leadflow_tools`` (plain processes). Set
 ``LEADFLOW_INFRA=local`` or ``LEADFLOW_INFRA=docker`` to force one of them.
 Missing infrastructure fails the run: these tests are never skipped.
 """
@@ -27,8 +27,8 @@ except ImportError:
     # Until the package is installed into the venv, import it from the source tree.
     sys.path.insert(0, str(_REPO / "shared"))
 
-from leadflow_shared.localinfra import LocalKafka, LocalPostgres, free_port  # noqa: E402
-from leadflow_shared.localinfra.postgres import PortTaken, create_database, drop_database  # noqa: E402
+from leadflow_tools import LocalKafka, LocalPostgres, free_port  # noqa: E402
+from leadflow_tools.postgres import PortTaken, create_database, drop_database  # noqa: E402
 
 LOCAL_POSTGRES_PORT = 55432
 

@@ -13,11 +13,24 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaBroker
 
-from leadflow_shared.runtime import RunningService
+from leadflow_shared.kafka import make_broker
+from leadflow_shared.runtime import Service
 from leadflow_shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+@contextlib.asynccontextmanager
+async def publishing_broker(bootstrap: str) -> AsyncIterator[KafkaBroker]:
+    """A FastStream broker with leadflow's producer settings, connected (no subscribers)."""
+    broker = make_broker(bootstrap, client_id="test")
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
 
 
 def new_prefix() -> str:
@@ -52,12 +65,12 @@ def postgres_settings(database: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def started(running: RunningService) -> AsyncIterator[RunningService]:
-    await running.start()
+async def started(service: Service) -> AsyncIterator[Service]:
+    await service.start()
     try:
-        yield running
+        yield service
     finally:
-        await running.stop()
+        await service.stop()
 
 
 async def produce(

@@ -9,12 +9,18 @@ from typing import Any
 from uuid import UUID
 
 from intake.application import IntakeApplication
-from intake.readmodel import LeadFilters, LeadReadModel
-from intake.readmodel.store import ReadStore
+from intake.projections import LeadFilters, LeadListProjection, LeadReadModel
 from leadflow_shared.clock import FixedClock
 from leadflow_shared.contracts import InboundLeadV1, LeadAssignedV1
+from leadflow_shared.projection import ProjectionRunner
+from leadflow_shared.readstore import ReadStore, SQLiteReadStore
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def lead_list_of(app: IntakeApplication, read_store: ReadStore | None = None) -> LeadReadModel:
+    """intake's lead list for `app`, in the given read store (a private in-memory one by default)."""
+    return LeadReadModel.of(ProjectionRunner(app, read_store or SQLiteReadStore.in_memory(), LeadListProjection()))
 
 
 class LeadListWorld:
@@ -23,9 +29,8 @@ class LeadListWorld:
     def __init__(self, env: Mapping[str, str], read_store: ReadStore) -> None:
         self.clock = FixedClock(START)
         self.app = IntakeApplication(env=env, clock=self.clock)
-        self.model = LeadReadModel.open(self.app, read_store)
+        self.model = lead_list_of(self.app, read_store)
         self.app.leads_in_stage = self.model.leads_in_stage
-        self.app.on_recorded.append(self.model.projector.on_recorded)
         self._versions = itertools.count(1)
 
     def receive(self, external_id: str, **overrides: Any) -> UUID:
@@ -41,10 +46,11 @@ class LeadListWorld:
             "occurred_at": "2026-11-01T10:00:00Z",
         }
         body.update(overrides)
-        return self.app.receive_lead(InboundLeadV1.model_validate(body), via="http").lead_id
+        return self.app.execute(self.app.receive_lead, InboundLeadV1.model_validate(body), via="http").lead_id
 
     def assign(self, lead_id: UUID, seller: str | None = "s1", team: str | None = None) -> None:
-        self.app.on_assignment_decided(
+        self.app.execute(
+            self.app.on_assignment_decided,
             LeadAssignedV1(
                 aggregate_id=lead_id,
                 version=next(self._versions),
@@ -53,20 +59,23 @@ class LeadListWorld:
                 team_id=team,
                 method="round_robin",
                 decided_at=self.clock.now(),
-            )
+            ),
         )
 
     def ids(self, tab: str = "all", user: str = "ana", **filters: Any) -> set[UUID]:
+        self.model.runner.catch_up()
         page = self.model.leads.page(filters=LeadFilters(**filters), tab=tab, user_id=user, limit=200)
         return {UUID(item["lead_id"]) for item in page.items}
 
     def counts(self, user: str = "ana", **filters: Any) -> dict[str, int]:
+        self.model.runner.catch_up()
         return self.model.leads.counts(filters=LeadFilters(**filters), user_id=user)
 
     def row(self, lead_id: UUID) -> dict[str, Any]:
+        self.model.runner.catch_up()
         page = self.model.leads.page(filters=LeadFilters(include_voided=True), user_id="ana", limit=200)
         return next(i for i in page.items if i["lead_id"] == str(lead_id))
 
     def close(self) -> None:
-        self.model.close()
+        self.model.store.close()
         self.app.close()

@@ -3,4 +3,4 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export PYTHONPATH="$root/shared${PYTHONPATH:+:$PYTHONPATH}"
-exec "$root/.venv/bin/python" -m leadflow_shared.localinfra postgres stop "$@"
+exec "$root/.venv/bin/python" -m leadflow_tools postgres stop "$@"

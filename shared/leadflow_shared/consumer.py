@@ -1,251 +1,422 @@
-"""Tracked Kafka consumers: exactly-once processing over at-least-once delivery.
+"""Tracked consumers on FastStream: exactly-once processing over at-least-once delivery.
 
-Each message is applied to the service's event store together with a Tracking row
-(name `<topic>:<partition>`, position = offset + 1) in one transaction. The tracking table
-is the truth about progress; Kafka's committed offset is only a hint that is committed after
-the store transaction. On partition assignment the consumer seeks to the tracked position,
-so a lost or lagging committed offset neither skips nor repeats work, and a message at or
-below the tracked position is never applied again.
+Each Subscription becomes one FastStream batch subscriber (manual ack: auto-commit off). A
+poll's records are grouped by partition; each partition's share is decoded on the event loop,
+its dead letters published, and the rest applied on the store thread as one unit of work that
+records the events with ONE tracking row (`<topic>:<partition>` = last offset + 1).
 
-FastStream's subscribers acknowledge before the handler's effects are durable (at-most-once
-by default) and give no hook to seek to a store-held position on rebalance, so this loop is
-written directly on aiokafka.
+The tracking table is the truth; Kafka's committed offset is a hint committed now and then.
+On assignment the rebalance listener seeks each partition to its tracked position, so a lost
+or lagging committed offset neither skips nor repeats work.
+
+FastStream with AckPolicy.MANUAL installs no error handling (an escaping exception silently
+skips the batch), so nothing escapes here: a failure seeks the partition back to its tracked
+position, pauses it for a back-off that doubles per attempt, and after `stuck_after_attempts`
+attempts or `stuck_after_seconds` seconds on the same offset `/readyz` names the topic,
+partition, offset and error until the message is applied (or, for subscriptions that ask for
+it, dead-lettered).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
-from eventsourcing.persistence import RecordConflictError, Tracking
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from eventsourcing.persistence import RecordConflictError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
+from faststream.kafka.message import KafkaMessage
 
-from .cloudevents import Headers
 from .deadletters import DeadLetter, DeadLetterPublisher, InvalidMessage
-from .store import StoreWorker, tracking_for
+from .health import Health
+from .store import ServiceApplication, StoreWorker
+from .subscriptions import Applied, BatchApplier, Incoming, Refused, Subscription, decode, skip_key
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One Kafka message handed to a handler, with the tracking row it must record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-    timestamp_ms: int
-
-    @property
-    def tracking(self) -> Tracking:
-        return tracking_for(self.topic, self.partition, self.offset)
+class ConsumerSettings:
+    group_id: str
+    max_records: int = 1000
+    batch_timeout_ms: int = 100
+    stuck_after_attempts: int = 5
+    stuck_after_seconds: float = 30.0
+    max_backoff_seconds: float = 10.0
+    conflicts_before_split: int = 3
+    hint_interval_seconds: float = 1.0
 
 
-Handler = Callable[[Delivery], None]
-"""Runs on the store thread; records its events with `delivery.tracking` atomically.
-Raises InvalidMessage for a message that must go to the dead-letter topic."""
+@dataclass
+class PartitionState:
+    position: int
+    """The next offset to apply (= the tracked position)."""
+    failures: int = 0
+    failing_since: float | None = None
+    failing_offset: int | None = None
+    error: str = ""
+    one_by_one: bool = False
+    """After repeated conflicts or when stuck: apply message by message."""
+
+
+async def _raw_batch(records: tuple[ConsumerRecord[bytes, bytes], ...], _: Any) -> KafkaMessage:
+    """FastStream's own batch parser decodes every header as UTF-8 (a header with other bytes
+    would kill the batch before the handler sees it): hand over the records untouched."""
+    return KafkaMessage(
+        body=b"",
+        headers={},
+        raw_message=records,
+        path={},
+        message_id=f"{records[0].offset}-{records[-1].offset}" if records else "",
+        correlation_id="",
+        consumer=None,  # type: ignore[arg-type]
+    )
+
+
+async def _no_body(_: Any, __: Any) -> None:
+    return None
 
 
 class TrackedConsumer:
-    """Consumes `handlers`' topics in one group and applies each message exactly once."""
+    """One subscription's consumer: FastStream subscriber, partition positions, failures."""
 
     def __init__(
         self,
         *,
-        bootstrap: str,
-        group_id: str,
-        handlers: Mapping[str, Handler],
+        broker: KafkaBroker,
+        subscription: Subscription,
+        topic: str,
+        app: ServiceApplication,
         worker: StoreWorker,
-        tracked_position: Callable[[str], int | None],
-        record_tracking: Callable[[Tracking], None],
         dead_letters: DeadLetterPublisher,
-        max_records: int = 500,
+        health: Health,
+        settings: ConsumerSettings,
+        service_name: str,
     ) -> None:
-        self._bootstrap = bootstrap
-        self._group_id = group_id
-        self._handlers = dict(handlers)
-        self._worker = worker
-        self._tracked_position = tracked_position
-        self._record_tracking = record_tracking
-        self._dead_letters = dead_letters
-        self._max_records = max_records
-        self._positions: dict[TopicPartition, int] = {}
-        self._stopping = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
-        self.applied = 0
-        self.dead_lettered = 0
-        self.skipped_as_seen = 0
-        self.retries = 0
-        self.problems: dict[str, str] = {}
-        """Partitions this consumer refuses to consume, with why (reported by /readyz)."""
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self._group_id,
-            enable_auto_commit=False,
+        self.subscription = subscription
+        self.topic = topic
+        self.app = app
+        self.worker = worker
+        self.dead_letters = dead_letters
+        self.health = health
+        self.settings = settings
+        self.applier = BatchApplier(app, subscription, topic)
+        self.states: dict[TopicPartition, PartitionState] = {}
+        self.applied = self.dead_lettered = self.duplicates = self.parked = self.retries = 0
+        self.skipped_as_seen = self.batches = 0
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._last_hint = 0.0
+        self.subscriber = broker.subscriber(
+            topic,
+            batch=True,
+            group_id=settings.group_id,
+            ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A crashed member's partitions move after 6 s (the broker's minimum), not 10.
             session_timeout_ms=6000,
             heartbeat_interval_ms=2000,
+            max_records=settings.max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            fetch_max_wait_ms=100,
+            listener=_SeekToTracked(self),
+            parser=_raw_batch,
+            decoder=_no_body,
+            title=f"{topic}:{service_name}",
+            description=subscription.description or None,
         )
-        self._consumer.subscribe(list(self._handlers), listener=_SeekToTracked(self))
-        await self._consumer.start()
 
-    async def run(self) -> None:
-        """Poll and apply until `stop()`; commits the hint after each applied batch."""
-        assert self._consumer is not None, "start() first"
-        consumer = self._consumer
-        while not self._stopping.is_set():
-            try:
-                batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
-            except Exception:
-                log.exception("polling %s failed; retrying", ", ".join(self._handlers))
-                await asyncio.sleep(1.0)
-                continue
-            for tp, records in batches.items():
-                for record in records:
-                    if self._stopping.is_set():
-                        break
-                    await self._apply(
-                        tp,
-                        Delivery(
-                            topic=record.topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                            key=record.key,
-                            value=record.value,
-                            headers=list(record.headers or ()),
-                            timestamp_ms=record.timestamp,
-                        ),
-                    )
-            if batches:
-                await self._commit_hint()
+        async def handle(message: KafkaMessageParam) -> None:
+            await self.handle(message.raw_message)
 
-    async def rewind(self, topic: str, partition: int, offset: int) -> None:
-        """Have Kafka deliver a partition again from `offset` (replays, and the tests that
-        prove a redelivery changes nothing). The tracked position is re-read from the store."""
-        assert self._consumer is not None
-        tp = TopicPartition(topic, partition)
-        position = await self._worker.call(self._tracked_position, f"{topic}:{partition}")
-        if position is not None:
-            self._positions[tp] = position
-        self._consumer.seek(tp, offset)
+        self.subscriber(handle)
 
-    async def stop(self) -> None:
-        """Stop after the message in hand, commit the hint, leave the group."""
-        self._stopping.set()
+    # -- the loop's view ----------------------------------------------------------------
 
-    async def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                await self._commit_hint()
-            finally:
-                await self._consumer.stop()
-                self._consumer = None
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        return self.subscriber.consumer
 
-    async def _apply(self, tp: TopicPartition, delivery: Delivery) -> None:
-        tracked = self._positions.get(tp)
-        if tracked is not None and delivery.offset < tracked:
-            self.skipped_as_seen += 1  # redelivered: already in the store
+    def is_running(self) -> bool:
+        tasks = getattr(self.subscriber, "tasks", [])
+        return bool(self.subscriber.running) and not any(t.done() for t in tasks)
+
+    async def handle(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
+        """One poll: group by partition, apply each partition's share. Never raises."""
+        if self._stopping or not records:
+            return  # not applied, not tracked: the next owner of the partition redoes them
+        self._in_flight += 1
+        self._idle.clear()
+        by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
+        for record in records:
+            by_partition[TopicPartition(record.topic, record.partition)].append(record)
+        try:
+            for tp, partition_records in by_partition.items():
+                await self._partition(tp, partition_records)
+            self.batches += 1
+            await self._maybe_commit_hint()
+        except Exception as exc:  # a bug: never let FastStream skip the batch silently
+            log.exception("consumer of %s failed on a batch; rewinding", self.topic)
+            for tp in by_partition:
+                state = self.states.get(tp)
+                if state is not None:
+                    self._failed(tp, state, state.position, exc)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        state = self.states.get(tp)
+        if state is None:
+            return  # revoked while this poll was in hand: its new owner applies these
+        fresh = [r for r in records if r.offset >= state.position]
+        self.skipped_as_seen += len(records) - len(fresh)
+        if not fresh:
             return
-        handler = self._handlers[delivery.topic]
-        attempt = 0
+        if fresh[0].offset > state.position:
+            # Records before these were handed out but not applied: go back for them.
+            self._seek(tp, state.position)
+            return
+        items = [decode(self.subscription, _incoming(r)) for r in fresh]
+        try:
+            await self._dead_letter([i for i in items if i.invalid is not None])
+            if state.one_by_one:
+                await self._apply_one_by_one(tp, state, items)
+            else:
+                await self._apply_batch(tp, state, items)
+        except Exception as exc:
+            self._failed(tp, state, state.position, exc)
+            return
+        if state.failures:
+            log.info(
+                "%s:%s applied from offset %s after %s attempts",
+                tp.topic,
+                tp.partition,
+                fresh[0].offset,
+                state.failures,
+            )
+            state.failures, state.failing_since, state.failing_offset, state.error = 0, None, None, ""
+            state.one_by_one = False
+        if self.states.get(tp) is state:
+            self.health.clear(self._problem_name(tp))
+
+    async def _apply_batch(self, tp: TopicPartition, state: PartitionState, items: list[Incoming]) -> None:
+        conflicts = 0
         while True:
             try:
-                await self._worker.call(handler, delivery)
-                self.applied += 1
-                break
-            except InvalidMessage as invalid:
-                await self._dead_letter(delivery, invalid)
-                break
+                await self._apply(items, state)
+                return
             except RecordConflictError:
-                # Another writer changed the same aggregate (or tracking row) first. If that
-                # was this very message, the store already has it; otherwise reload and retry.
-                position = await self._worker.call(self._tracked_position, delivery.tracking.application_name)
-                if position is not None and delivery.offset < position:
-                    break
-                log.info("conflict applying %s:%s@%s; retrying", delivery.topic, delivery.partition, delivery.offset)
-            except Exception:
-                # Infrastructure trouble or a bug: never skip the message; retry with back-off.
-                log.exception("applying %s:%s@%s failed; retrying", delivery.topic, delivery.partition, delivery.offset)
-            if self._stopping.is_set():
-                return  # not applied, not tracked: the next owner of the partition redoes it
-            attempt += 1
-            self.retries += 1
-            await asyncio.sleep(min(5.0, 0.01 * 2 ** min(attempt, 9)))
-        self._positions[tp] = delivery.offset + 1
+                if await self._done_elsewhere(tp, state, items[-1].offset):
+                    return
+                conflicts += 1
+                self.retries += 1
+                log.info("version conflict applying %s:%s; retrying (attempt %s)", tp.topic, tp.partition, conflicts)
+                if conflicts >= self.settings.conflicts_before_split:
+                    log.info("%s:%s keeps conflicting; applying message by message", tp.topic, tp.partition)
+                    await self._apply_one_by_one(tp, state, items)
+                    return
+                await asyncio.sleep(0.005 * conflicts)
 
-    async def _dead_letter(self, delivery: Delivery, invalid: InvalidMessage) -> None:
-        await self._dead_letters.publish(
-            DeadLetter(
-                topic=delivery.topic,
-                partition=delivery.partition,
-                offset=delivery.offset,
-                key=delivery.key,
-                value=delivery.value,
-                headers=delivery.headers,
-                error=invalid,
-            )
-        )
-        await self._worker.call(self._record_tracking, delivery.tracking)
-        self.dead_lettered += 1
-        log.warning("dead-lettered %s:%s@%s: %s", delivery.topic, delivery.partition, delivery.offset, invalid.reason)
+    async def _apply_one_by_one(self, tp: TopicPartition, state: PartitionState, items: list[Incoming]) -> None:
+        for item in items:
+            if item.offset < state.position:
+                continue
+            try:
+                await self._apply([item], state)
+            except RecordConflictError:
+                if await self._done_elsewhere(tp, state, item.offset):
+                    continue
+                raise
+            except Exception as exc:
+                if not state.one_by_one or self.subscription.when_stuck != "dead_letter":
+                    raise
+                # Stuck on this very message and the subscription says: park it in the DLQ.
+                reason = InvalidMessage(f"gave up after {state.failures} attempts: {type(exc).__name__}: {exc}")
+                await self._dead_letter([_with_error(item, reason)])
+                await self.worker.call(self.app.recorder.insert_tracking, _tracking(item))
+                state.position = item.offset + 1
 
-    async def _commit_hint(self) -> None:
-        if self._consumer is None:
+    async def _apply(self, items: list[Incoming], state: PartitionState) -> None:
+        """Apply, dead-lettering each message a use case refuses and applying the rest again."""
+        skip: set[tuple[str, int]] = set()
+        while True:
+            try:
+                result: Applied = await self.worker.call(self.applier.apply, items, skip=frozenset(skip))
+            except Refused as refused:
+                await self._dead_letter([_with_error(refused.incoming, refused.error)])
+                skip.add(skip_key(refused.incoming))
+                continue
+            self.applied += result.applied
+            self.duplicates += result.duplicates
+            self.parked += result.parked
+            state.position = items[-1].offset + 1
             return
-        assigned = self._consumer.assignment()
-        offsets = {tp: OffsetAndMetadata(pos, "") for tp, pos in self._positions.items() if tp in assigned}
+
+    async def _done_elsewhere(self, tp: TopicPartition, state: PartitionState, last_offset: int) -> bool:
+        """A conflict on the tracking row: another consumer (the partition's previous or next
+        owner) applied these messages first. Its position stands."""
+        tracked = await self.worker.call(self.app.tracked_position, f"{tp.topic}:{tp.partition}")
+        if tracked is not None and tracked > last_offset:
+            state.position = tracked
+            self._seek(tp, tracked)
+            return True
+        return False
+
+    async def _dead_letter(self, items: list[Incoming]) -> None:
+        for item in items:
+            assert item.invalid is not None
+            await self.dead_letters.publish(
+                DeadLetter(
+                    topic=item.topic,
+                    partition=item.partition,
+                    offset=item.offset,
+                    key=item.key,
+                    value=item.value,
+                    headers=item.headers,
+                    error=item.invalid,
+                )
+            )
+            self.dead_lettered += 1
+            log.warning("dead-lettered %s: %s", item.origin, item.invalid.reason)
+
+    # -- failures -----------------------------------------------------------------------
+
+    def _failed(self, tp: TopicPartition, state: PartitionState, offset: int, exc: BaseException) -> None:
+        now = time.monotonic()
+        state.failures += 1
+        state.failing_since = state.failing_since or now
+        state.failing_offset = offset
+        state.error = f"{type(exc).__name__}: {exc}"[:500]
+        self.retries += 1
+        delay = min(self.settings.max_backoff_seconds, 0.1 * 2 ** min(state.failures - 1, 10))
+        stuck = (
+            state.failures >= self.settings.stuck_after_attempts
+            or now - state.failing_since >= self.settings.stuck_after_seconds
+        )
+        if stuck:
+            state.one_by_one = True
+            self.health.report(
+                self._problem_name(tp),
+                f"{tp.topic} partition {tp.partition} stuck at offset {offset} after {state.failures} attempts: "
+                f"{state.error}",
+            )
+        log.warning(
+            "applying %s:%s@%s failed (attempt %s, next in %.1fs): %s",
+            tp.topic,
+            tp.partition,
+            offset,
+            state.failures,
+            delay,
+            state.error,
+            exc_info=state.failures == 1,
+        )
+        self._seek(tp, state.position)
+        consumer = self.consumer
+        if consumer is None:
+            return
+        with contextlib.suppress(Exception):
+            consumer.pause(tp)
+            asyncio.get_running_loop().call_later(delay, self._resume, tp)
+
+    def _resume(self, tp: TopicPartition) -> None:
+        consumer = self.consumer
+        if consumer is not None and tp in consumer.assignment():
+            with contextlib.suppress(Exception):
+                consumer.resume(tp)
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        consumer = self.consumer
+        if consumer is not None and tp in consumer.assignment():
+            consumer.seek(tp, offset)
+
+    def _problem_name(self, tp: TopicPartition) -> str:
+        return f"consumer {tp.topic}:{tp.partition}"
+
+    # -- positions ------------------------------------------------------------------------
+
+    async def rewind(self, partition: int, offset: int) -> None:
+        """Have Kafka deliver a partition again from `offset` (tests prove redelivery changes
+        nothing; operators replay). The position is re-read from the store."""
+        tp = TopicPartition(self.topic, partition)
+        position = await self.worker.call(self.app.tracked_position, f"{tp.topic}:{tp.partition}")
+        if tp in self.states:
+            self.states[tp].position = position or 0
+        self._seek(tp, offset)
+
+    async def _maybe_commit_hint(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_hint < self.settings.hint_interval_seconds:
+            return
+        self._last_hint = now
+        consumer = self.consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(s.position, "") for tp, s in self.states.items() if tp in assigned}
         if offsets:
             try:
-                await self._consumer.commit(offsets)
+                await consumer.commit(offsets)
             except Exception as exc:  # the hint is optional; the store holds the truth
                 log.info("offset commit skipped: %s", exc)
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
-        assert self._consumer is not None
-        ends = await self._consumer.end_offsets(list(assigned)) if assigned else {}
+        consumer = self.consumer
+        assert consumer is not None
+        ends = await consumer.end_offsets(list(assigned)) if assigned else {}
         for tp in assigned:
-            position = await self._worker.call(self._tracked_position, f"{tp.topic}:{tp.partition}")
+            position = await self.worker.call(self.app.tracked_position, f"{tp.topic}:{tp.partition}")
             if position is not None and position > ends.get(tp, position):
-                # The store has applied more of this partition than the log holds: the topic
-                # was recreated or the store belongs to another cluster. Consuming would
-                # silently skip every new message below the tracked position — refuse loudly.
-                self.problems[f"{tp.topic}:{tp.partition}"] = (
+                # The store has applied more of this partition than the log holds: the topic was
+                # recreated or the store belongs to another cluster. Consuming would silently skip
+                # every new message below the tracked position — refuse loudly.
+                self.health.report(
+                    self._problem_name(tp),
                     f"tracked position {position} is beyond the end of the log ({ends[tp]}); "
-                    "the topic was recreated or this store belongs to another cluster"
+                    "the topic was recreated or this store belongs to another cluster",
                 )
-                log.error(
-                    "not consuming %s:%s: %s", tp.topic, tp.partition, self.problems[f"{tp.topic}:{tp.partition}"]
-                )
-                self._consumer.pause(tp)
+                consumer.pause(tp)
                 continue
-            if position is None:
-                self._positions.pop(tp, None)
-                # Offset 0, not seek_to_beginning(): that one waits on the fetcher, which is
-                # held during a rebalance. If 0 is gone (retention), the reset policy picks
-                # the earliest offset still there.
-                self._consumer.seek(tp, 0)
-            else:
-                self._positions[tp] = position
-                self._consumer.seek(tp, position)
+            # Offset 0, not seek_to_beginning(): that one waits on the fetcher, which is held
+            # during a rebalance. If 0 is gone (retention), the reset policy picks the earliest.
+            consumer.seek(tp, position or 0)
+            self.states[tp] = PartitionState(position=position or 0)
             log.info("assigned %s:%s from tracked position %s", tp.topic, tp.partition, position)
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._commit_hint()
+        await self._maybe_commit_hint(force=True)
         for tp in revoked:
-            self._positions.pop(tp, None)
+            self.states.pop(tp, None)
+            self.health.clear(self._problem_name(tp))
+
+    # -- stopping -------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> None:
+        """Take no new batch; let the one in hand finish; commit the hint."""
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        await self._maybe_commit_hint(force=True)
 
 
 class _SeekToTracked(ConsumerRebalanceListener):  # type: ignore[misc]
+    """FastStream gives the listener no consumer: it reaches it through the subscriber."""
+
     def __init__(self, owner: TrackedConsumer) -> None:
         self._owner = owner
 
@@ -254,3 +425,25 @@ class _SeekToTracked(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._owner._on_assigned(assigned)
+
+
+def _incoming(record: ConsumerRecord[bytes, bytes]) -> Incoming:
+    return Incoming(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+    )
+
+
+def _with_error(item: Incoming, error: InvalidMessage) -> Incoming:
+    item.invalid = error
+    return item
+
+
+def _tracking(item: Incoming) -> Any:
+    from .store import tracking_for
+
+    return tracking_for(item.topic, item.partition, item.offset)

@@ -1,19 +1,30 @@
-"""Dead letters: a message that cannot be decoded or validated is kept, not dropped."""
+"""Dead letters: a message that cannot be read or applied is kept, with why — never dropped.
+
+`<topic>.dlq` receives the original key, bytes and headers plus `leadflow_error` (the reason,
+as JSON), `leadflow_origin` (topic:partition:offset) and `leadflow_consumer_group`. A dead
+letter that would not fit the producer's limit is stored truncated, with the original size
+and the SHA-256 of the original bytes, so the consumer never dies on its own dead letter.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from .cloudevents import Headers
 from .topics import dead_letter_topic
+
+DEFAULT_MAX_DEAD_LETTER_BYTES = 512 * 1024
+"""Value + headers of one dead letter; well under the producer's 1 MiB request limit."""
+_HEADER_BUDGET = 16 * 1024
 
 
 class InvalidMessage(Exception):
-    """Raised by a handler for a message that no retry can fix; it goes to the DLQ."""
+    """Raised for a message that no retry can fix; it goes to the dead-letter topic."""
 
     def __init__(self, reason: str, details: list[dict[str, object]] | None = None) -> None:
         super().__init__(reason)
@@ -21,11 +32,20 @@ class InvalidMessage(Exception):
         self.details = details or []
 
     @classmethod
-    def from_validation_error(cls, exc: ValidationError) -> InvalidMessage:
+    def from_validation_error(cls, exc: ValidationError, prefix: str = "validation failed") -> InvalidMessage:
         # include_input=False: the offending values may be personal data.
         details = exc.errors(include_input=False, include_url=False, include_context=False)
         fields = ", ".join(".".join(str(p) for p in d["loc"]) or "<root>" for d in details)
-        return cls(f"validation failed: {fields}", [dict(d) for d in details])
+        return cls(f"{prefix}: {fields}"[:1000], [dict(d) for d in details[:50]])
+
+    @classmethod
+    def rejected_by_use_case(cls, exc: Exception) -> InvalidMessage:
+        """A use case refused the message's content (a domain rule, a derived value out of range)."""
+        if isinstance(exc, InvalidMessage):
+            return exc
+        if isinstance(exc, ValidationError):
+            return cls.from_validation_error(exc, prefix="refused by the use case, validation failed")
+        return cls(f"refused by the use case: {type(exc).__name__}: {exc}"[:1000])
 
     def as_json(self) -> str:
         return json.dumps({"reason": self.reason, "errors": self.details}, default=str)
@@ -38,24 +58,59 @@ class DeadLetter:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Headers
+    headers: Sequence[tuple[str, bytes | None]]
     error: InvalidMessage
+
+    @property
+    def origin(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+Send = Callable[..., Awaitable[Any]]
+"""`(value, topic, key=..., headers=...)` → awaitable: a FastStream publisher's publish."""
 
 
 class DeadLetterPublisher:
-    """Publishes to `<topic>.dlq` with the original key, bytes and headers plus the error."""
+    """Publishes dead letters of one consumer group, truncating what would not fit."""
 
-    def __init__(self, producer: AIOKafkaProducer, *, consumer_group: str) -> None:
-        self._producer = producer
+    def __init__(self, send: Send, *, consumer_group: str, max_bytes: int = DEFAULT_MAX_DEAD_LETTER_BYTES) -> None:
+        self._send = send
         self._group = consumer_group
+        self.max_bytes = max_bytes
+        self.published = 0
+
+    def message(self, letter: DeadLetter) -> tuple[bytes | None, dict[str, str]]:
+        """(value, headers) of the dead letter as it will be published."""
+        value = letter.value
+        original = [(k, v) for k, v in letter.headers if v is not None]
+        headers: dict[str, str] = {}
+        header_bytes = 0
+        for name, raw in original:
+            text = raw.decode("utf-8", "replace")
+            header_bytes += len(name) + len(text)
+            if header_bytes > _HEADER_BUDGET:
+                headers["leadflow_headers_dropped"] = "original headers over the size budget were left out"
+                break
+            headers[name] = text
+        headers.update(
+            {
+                "leadflow_error": letter.error.as_json()[:8000],
+                "leadflow_origin": letter.origin,
+                "leadflow_consumer_group": self._group,
+            }
+        )
+        if value is not None and len(value) + header_bytes > self.max_bytes:
+            headers.update(
+                {
+                    "leadflow_truncated": "true",
+                    "leadflow_original_size": str(len(value)),
+                    "leadflow_original_sha256": hashlib.sha256(value).hexdigest(),
+                }
+            )
+            value = value[: max(0, self.max_bytes - _HEADER_BUDGET - 1024)]
+        return value, headers
 
     async def publish(self, letter: DeadLetter) -> None:
-        headers = [
-            *list(letter.headers),
-            ("leadflow_error", letter.error.as_json().encode()),
-            ("leadflow_origin", f"{letter.topic}:{letter.partition}:{letter.offset}".encode()),
-            ("leadflow_consumer_group", self._group.encode()),
-        ]
-        await self._producer.send_and_wait(
-            dead_letter_topic(letter.topic), value=letter.value, key=letter.key, headers=headers
-        )
+        value, headers = self.message(letter)
+        await self._send(value, dead_letter_topic(letter.topic), key=letter.key, headers=headers)
+        self.published += 1

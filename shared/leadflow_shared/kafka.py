@@ -3,27 +3,51 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+import aiokafka
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
 
 log = logging.getLogger(__name__)
 
+PRODUCER_OPTIONS = {
+    # Idempotence keeps one partition's messages in order and free of retry duplicates;
+    # acks=all waits for every in-sync replica.
+    "enable_idempotence": True,
+    "acks": "all",
+    "linger_ms": 5,
+    "max_batch_size": 256 * 1024,
+}
 
-def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
-    """An idempotent producer that waits for every in-sync replica (acks=all).
 
-    Idempotence keeps one partition's messages in order and free of retry duplicates.
-    """
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+def make_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
+    """The service's FastStream broker: its subscribers consume, its publishers relay."""
+    return KafkaBroker(
+        bootstrap,
         client_id=client_id,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        max_batch_size=256 * 1024,
+        allow_auto_create_topics=False,  # `ensure_topics` creates them, with our partition count
+        graceful_timeout=5.0,
+        log_level=logging.DEBUG,  # one line per consumed batch is noise at INFO
+        **PRODUCER_OPTIONS,  # type: ignore[arg-type]
     )
+
+
+async def recreate_producer(broker: KafkaBroker) -> None:
+    """Replace the broker's producer with a new one.
+
+    After a failed send an idempotent producer may hold sequence state the broker no longer
+    accepts; a fresh producer starts clean. FastStream has no public call for this, so it
+    goes through the broker's producer wrapper (connect/disconnect are what `start` uses).
+    """
+    wrapper: Any = broker.config.producer
+    serializer = getattr(wrapper, "serializer", None)
+    codec = getattr(wrapper, "codec", None)
+    await wrapper.disconnect()
+    producer = aiokafka.AIOKafkaProducer(**broker._connection_kwargs)
+    await wrapper.connect(producer, serializer=serializer, codec=codec)
+    log.info("producer recreated")
 
 
 async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> list[str]:

@@ -1,11 +1,20 @@
 """The outbox relay: the event store's notification log is the outbox.
 
-The relay reads new notifications after its own tracked position, publishes each one that
-maps to an integration event (key = aggregate id, so one aggregate's events stay in order
-on one partition), waits for the broker's acknowledgement of the whole batch, and only
-then records the new position. A crash between publishing and recording re-sends the
-batch on restart: a message may appear twice, never zero times. Consumers are idempotent
-on (aggregate id, version) for exactly that reason.
+A Publication names the topic, and for each domain event class that goes out, how it becomes
+an integration event. The relay reads only notifications of those classes (filtered in the
+database), maps them on the store thread, publishes each through FastStream's publisher
+(key = aggregate id, so one aggregate's events stay in order on one partition) without
+awaiting each acknowledgement, awaits the whole batch, and only then records its position.
+A crash between publishing and recording re-sends the batch: a message may appear twice,
+never zero times, and consumers recognise the copy by (aggregate id, version).
+
+Each published event also says which version of the same aggregate was published on this
+topic before it (`previous_version`), so a consumer can tell "a later event" from "a gap".
+
+Every failure is loud: a mapping or send failure (a message over the producer's limit too)
+makes `/readyz` name the notification id and the error until it goes through; after a send
+failure the producer is recreated. The publishing lease (one publisher per store) is checked
+before every batch.
 """
 
 from __future__ import annotations
@@ -13,106 +22,213 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
-from eventsourcing.persistence import Notification, RecordConflictError, Tracking
+from eventsourcing.persistence import RecordConflictError, Recording, Tracking
 
-from .cloudevents import Headers, to_binary
 from .contracts import IntegrationEvent
+from .envelope import Outgoing, to_binary
+from .health import Health
 from .lease import PublishLease
+from .moves import stored_topics
 from .store import ServiceApplication, StoreWorker
 
 log = logging.getLogger(__name__)
 
-EventMapper = Callable[[Any], IntegrationEvent | None]
-"""Domain event → integration event, or None for events that stay inside the service."""
+Mapper = Callable[[Any], IntegrationEvent]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One published topic: domain event class → integration event, for every class that goes out."""
+
+    topic: str
+    mappers: Mapping[type[Any], Mapper]
+    contracts: Sequence[type[IntegrationEvent]]
+    """What travels on the topic (for the AsyncAPI document)."""
+    description: str = ""
+    enrich: Callable[[IntegrationEvent], IntegrationEvent] | None = None
+    """Runs on the store thread after mapping (e.g. to add identifiers the event lacks)."""
+
+    def stored_topics(self) -> list[str]:
+        """Every topic the mapped classes are stored under (old ones of moved classes too)."""
+        return stored_topics(self.mappers)
+
+    def map(self, domain_event: Any) -> IntegrationEvent:
+        event = self.mappers[type(domain_event)](domain_event)
+        return self.enrich(event) if self.enrich is not None else event
+
+
+Send = Callable[..., Awaitable[Any]]
+
+
+class RelayFailure(Exception):
+    def __init__(self, notification_id: int | None, error: BaseException) -> None:
+        where = f"notification {notification_id}" if notification_id is not None else "a batch"
+        super().__init__(f"{where}: {type(error).__name__}: {error}"[:600])
+        self.notification_id = notification_id
 
 
 class OutboxRelay:
-    """Publishes one application's new domain events to one topic."""
+    """Publishes one application's new domain events of one Publication to one topic."""
 
     def __init__(
         self,
         *,
         app: ServiceApplication,
         worker: StoreWorker,
-        producer: AIOKafkaProducer,
+        publication: Publication,
         topic: str,
-        to_integration_event: EventMapper,
+        send: Send,
         source: str,
+        health: Health,
+        recreate_producer: Callable[[], Awaitable[None]] | None = None,
         batch_size: int = 500,
-        idle_poll_seconds: float = 0.2,
+        idle_poll_seconds: float = 0.5,
         lease: PublishLease | None = None,
+        remembered_aggregates: int = 50_000,
     ) -> None:
         self._app = app
         self._worker = worker
-        self._producer = producer
+        self.publication = publication
         self.topic = topic
-        self._to_integration_event = to_integration_event
+        self._send = send
         self._source = source
+        self._health = health
+        self._recreate_producer = recreate_producer
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._lease = lease
+        self._topics = publication.stored_topics()
+        self._topic_set = frozenset(self._topics)
+        self._last_published: OrderedDict[UUID, int] = OrderedDict()
+        self._remembered = remembered_aggregates
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.position_name = f"relay:{topic}"
         self.published = 0
+        self.failures = 0
+        self.stored_position = 0
+
+    @property
+    def name(self) -> str:
+        return f"relay {self.topic}"
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def listener(self, loop: asyncio.AbstractEventLoop) -> Callable[[list[Recording[UUID]]], None]:
+        """For `app.on_recorded` (store thread): wake the relay when something it publishes was stored."""
+
+        def on_recorded(recordings: list[Recording[UUID]]) -> None:
+            if any(r.notification.topic in self._topic_set for r in recordings):
+                loop.call_soon_threadsafe(self._wake.set)
+
+        return on_recorded
 
     def wake(self) -> None:
-        """Tell the relay new events were stored (saves waiting for the next poll)."""
         self._wake.set()
+
+    # -- publishing -----------------------------------------------------------------------
 
     async def position(self) -> int:
         return (await self._worker.call(self._app.tracked_position, self.position_name)) or 0
 
     async def publish_next_batch(self) -> tuple[int, int | None]:
-        """Publish the next batch and wait for the broker; returns (sent, last notification id).
+        """Publish the next batch and wait for the broker; returns (sent, position reached).
 
         Does not record the position: `record_position` does that, separately, so tests can
         cut the relay off between the two steps the way a crash would.
         """
         start = await self.position()
-        # Read and map on the store thread: a mapper may look up the aggregate it describes.
-        messages, last_id = await self._worker.call(self._read_batch, start)
-        pending = [
-            await self._producer.send(self.topic, value=value, key=key, headers=headers)
-            for key, value, headers in messages
-        ]
-        await asyncio.gather(*pending)
-        return len(pending), last_id
+        messages, reached = await self._worker.call(self._read_batch, start)
+        failing: int | None = None
+        try:
+            pending = []
+            for notification_id, message in messages:
+                failing = notification_id
+                pending.append(
+                    await self._send(message.value, key=message.key, headers=message.headers, no_confirm=True)
+                )
+            failing = None
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            raise RelayFailure(failing if failing is not None else _first(messages), exc) from exc
+        return len(messages), reached
 
-    def _read_batch(self, start: int) -> tuple[list[tuple[bytes, bytes, Headers]], int | None]:
-        notifications: list[Notification] = list(self._app.recorder.select_notifications(start + 1, self._batch_size))
+    def _read_batch(self, start: int) -> tuple[list[tuple[int, Outgoing]], int | None]:
+        recorder = self._app.recorder
+        newest = recorder.max_notification_id() or 0
+        if newest <= start:
+            return [], None
+        notifications = recorder.select_notifications(start + 1, self._batch_size, stop=newest, topics=self._topics)
         messages = []
         for notification in notifications:
-            domain_event = self._app.mapper.to_domain_event(notification)
-            integration_event = self._to_integration_event(domain_event)
-            if integration_event is not None:
+            try:
+                domain_event = self._app.mapper.to_domain_event(notification)
+                event = self.publication.map(domain_event)
+                previous = self._previous(event.aggregate_id, event.version)
+                event = event.model_copy(update={"previous_version": previous})
                 time = getattr(domain_event, "timestamp", None) or datetime.now(UTC)
-                messages.append(to_binary(integration_event, source=self._source, time=time))
-        return messages, (notifications[-1].id if notifications else None)
+                messages.append((notification.id, to_binary(event, source=self._source, time=time)))
+            except Exception as exc:
+                raise RelayFailure(notification.id, exc) from exc
+        # Fewer rows than asked for: nothing else of ours up to `newest`, so the position may jump there.
+        reached = notifications[-1].id if len(notifications) == self._batch_size else newest
+        return messages, reached
 
-    async def record_position(self, last_id: int) -> None:
+    def _previous(self, aggregate_id: UUID, version: int) -> int:
+        """The version of this aggregate's previous event on this topic (0: none)."""
+        known = self._last_published.get(aggregate_id)
+        if version <= 1:
+            previous = 0
+        elif known is not None and known < version:
+            previous = known
+        else:
+            previous = self._look_up_previous(aggregate_id, version)
+        self._last_published[aggregate_id] = version
+        self._last_published.move_to_end(aggregate_id)
+        if len(self._last_published) > self._remembered:
+            self._last_published.popitem(last=False)
+        return previous
+
+    def _look_up_previous(self, aggregate_id: UUID, version: int) -> int:
+        upper = version - 1
+        while upper > 0:
+            stored = self._app.recorder.select_events(aggregate_id, lte=upper, desc=True, limit=100)
+            for event in stored:
+                if event.topic in self._topic_set:
+                    return event.originator_version
+            if len(stored) < 100:
+                return 0
+            upper = stored[-1].originator_version - 1
+        return 0
+
+    async def record_position(self, reached: int) -> None:
         try:
-            await self._worker.call(self._app.recorder.insert_tracking, Tracking(self.position_name, last_id))
+            await self._worker.call(self._app.recorder.insert_tracking, Tracking(self.position_name, reached))
         except RecordConflictError:
             # Another relay process got further first (it held the lease before us); its
             # position stands, and we carry on from there.
-            log.info("relay position for %s already beyond %s", self.topic, last_id)
+            log.info("relay position for %s already beyond %s", self.topic, reached)
+        self.stored_position = reached
 
     async def drain(self) -> int:
         """Publish everything stored so far; returns how many messages were sent."""
         total = 0
         while True:
-            sent, last_id = await self.publish_next_batch()
-            if last_id is None:
+            sent, reached = await self.publish_next_batch()
+            if reached is None:
                 return total
-            await self.record_position(last_id)
+            await self.record_position(reached)
             total += sent
             self.published += sent
+
+    # -- BackgroundJob --------------------------------------------------------------------
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -120,22 +236,43 @@ class OutboxRelay:
                 if self._lease is not None and not await self._lease.hold():
                     await self._sleep_or_wake(self._lease.retry_seconds)
                     continue
-                await self.drain()
-            except Exception:
-                log.exception("relay to %s failed; retrying", self.topic)
-                await asyncio.sleep(1.0)
-                continue
-            await self._sleep_or_wake(self._idle_poll_seconds)
+                self._wake.clear()
+                sent, reached = await self.publish_next_batch()
+                if reached is not None:
+                    await self.record_position(reached)
+                    self.published += sent
+                if self.failures:
+                    log.info("relay to %s recovered after %s failures", self.topic, self.failures)
+                    self.failures = 0
+                    self._health.clear(self.name)
+                if reached is None:
+                    await self._sleep_or_wake(self._idle_poll_seconds)
+            except Exception as exc:
+                self.failures += 1
+                self._health.report(self.name, f"relay to {self.topic} stuck at {exc}")
+                log.warning("relay to %s failed (attempt %s): %s", self.topic, self.failures, exc)
+                if self._recreate_producer is not None and isinstance(exc, RelayFailure):
+                    with contextlib.suppress(Exception):
+                        await self._recreate_producer()
+                await self._sleep_or_stop(min(10.0, 0.2 * 2 ** min(self.failures - 1, 6)))
         if self._lease is None or await self._lease.hold():
-            await self.drain()  # flush what was stored before the stop
+            with contextlib.suppress(Exception):
+                await self.drain()  # flush what was stored before the stop
         if self._lease is not None:
             await self._lease.release()
 
     async def _sleep_or_wake(self, seconds: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+
+
+def _first(messages: list[tuple[int, Outgoing]]) -> int | None:
+    return messages[0][0] if messages else None

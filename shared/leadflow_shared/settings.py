@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     run_dir: Path = DEFAULT_RUN_DIR
     sqlite_path: Path | None = None
+    sqlite_lock_timeout: int = Field(default=10, ge=1)
+    """Seconds a write waits for SQLite's lock before it fails (and is retried)."""
     postgres_host: str | None = None
     postgres_port: int = 5432
     postgres_user: str = "leadflow"
@@ -38,8 +40,15 @@ class ServiceSettings(BaseSettings):
     """Prepended to every topic name: several environments (or test runs) on one cluster."""
     lead_topic_partitions: int = Field(default=6, ge=1, le=256)
     consumer_group: str | None = None
-    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
-    relay_idle_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    relay_idle_poll_seconds: float = Field(default=0.5, gt=0)
+    consumer_max_records: int = Field(default=1000, ge=1, le=10_000)
+    """Records per poll, across the subscription's partitions."""
+    stuck_after_attempts: int = Field(default=5, ge=1)
+    stuck_after_seconds: float = Field(default=30.0, gt=0)
+    """A message retried this often or this long, a relay or projection failing, a message
+    parked this long waiting for an earlier version: /readyz answers 503 naming it."""
+    dead_letter_max_bytes: int = Field(default=512 * 1024, ge=4096, le=900 * 1024)
 
     @model_validator(mode="after")
     def _production_needs_real_infrastructure(self) -> ServiceSettings:
@@ -94,12 +103,18 @@ class ServiceSettings(BaseSettings):
                 "POSTGRES_POOL_SIZE": "4",
                 "POSTGRES_MAX_OVERFLOW": "4",
                 "CREATE_TABLE": "y",
+                # Other processes may write the same store: a cached aggregate is brought up to
+                # date (one SELECT) before each use.
+                "AGGREGATE_CACHE_FASTFORWARD": "y",
             }
         path = self.sqlite_path or self.run_dir / "stores" / f"{self.service_name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": "10",
+            "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
             "CREATE_TABLE": "y",
+            # A SQLite store has one writer, this process: what it committed is what the cache
+            # holds, so cached aggregates are used as they are.
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
         }

@@ -1,71 +1,483 @@
-"""Event-store plumbing shared by every service's application."""
+"""Event-store plumbing shared by every service's application.
+
+Beside eventsourcing's events and tracking rows, a leadflow store keeps two small tables,
+written in the same transaction as the events a batch produces:
+
+- the inbox: for each upstream stream (topic) and aggregate, the last version applied, so a
+  re-sent event is recognised and a later version that arrives before an earlier one is not
+  mistaken for "seen";
+- parked messages: such an early arrival, kept (bytes and all) until the versions before it
+  have been applied.
+
+The recorders below add those tables to eventsourcing's SQLite, PostgreSQL and in-memory
+process recorders; `ServiceApplication` picks the right one for its persistence module.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import functools
-from collections.abc import Callable, Mapping
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
+from eventsourcing.persistence import ProcessRecorder, Recording, StoredEvent, Tracking
+from eventsourcing.popo import POPOFactory, POPOProcessRecorder
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
+from eventsourcing.utils import Environment, get_topic
+from psycopg.sql import SQL, Identifier
+
+from .moves import register_moved
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class ParkedMessage:
+    """A message that arrived before an earlier version of the same aggregate."""
+
+    stream: str
+    aggregate_id: UUID
+    version: int
+    previous_version: int
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    parked_at: float
+
+    @property
+    def origin(self) -> str:
+        return f"{self.stream}:{self.partition}:{self.offset}"
+
+    def headers_json(self) -> str:
+        return json.dumps([[k, None if v is None else base64.b64encode(v).decode()] for k, v in self.headers])
+
+    @staticmethod
+    def headers_from_json(text: str) -> tuple[tuple[str, bytes | None], ...]:
+        return tuple((k, None if v is None else base64.b64decode(v)) for k, v in json.loads(text))
+
+
+InboxKey = tuple[str, UUID]
+"""(stream, aggregate id)."""
+
+
+class InboxRecorder(ProcessRecorder):
+    """What leadflow's recorders add: inbox versions, parked messages, notification lookup."""
+
+    def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
+        raise NotImplementedError
+
+    def parked_messages(self, stream: str, aggregate_ids: Iterable[UUID]) -> list[ParkedMessage]:
+        raise NotImplementedError
+
+    def oldest_parked(self, limit: int = 5) -> list[ParkedMessage]:
+        raise NotImplementedError
+
+    def parked_count(self) -> int:
+        raise NotImplementedError
+
+    def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
+        """The notification id of one stored event (for time travel to "just before it")."""
+        raise NotImplementedError
+
+
+def _kwargs_rows(
+    kwargs: Mapping[str, Any],
+) -> tuple[dict[InboxKey, int], list[ParkedMessage], list[tuple[str, UUID, int]]]:
+    return kwargs.get("inbox") or {}, kwargs.get("parked") or [], kwargs.get("unparked") or []
+
+
+class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS leadflow_inbox (stream TEXT, aggregate_id TEXT, version INTEGER, "
+            "PRIMARY KEY (stream, aggregate_id)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS leadflow_parked (stream TEXT, aggregate_id TEXT, version INTEGER, "
+            "previous_version INTEGER, partition INTEGER, offset INTEGER, key BLOB, value BLOB, headers TEXT, "
+            "parked_at REAL, PRIMARY KEY (stream, aggregate_id, version)) WITHOUT ROWID",
+        ]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        inbox, parked, unparked = _kwargs_rows(kwargs)
+        if inbox:
+            c.executemany(
+                "INSERT INTO leadflow_inbox VALUES (?, ?, ?) ON CONFLICT (stream, aggregate_id) DO UPDATE "
+                "SET version = excluded.version WHERE leadflow_inbox.version < excluded.version",
+                [(stream, aggregate_id.hex, version) for (stream, aggregate_id), version in inbox.items()],
+            )
+        if unparked:
+            c.executemany(
+                "DELETE FROM leadflow_parked WHERE stream = ? AND aggregate_id = ? AND version = ?",
+                [(stream, aggregate_id.hex, version) for stream, aggregate_id, version in unparked],
+            )
+        if parked:
+            c.executemany(
+                "INSERT INTO leadflow_parked VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (stream, aggregate_id, version) DO NOTHING",
+                [(*_parked_key(p, p.aggregate_id.hex), p.key, p.value, p.headers_json(), p.parked_at) for p in parked],
+            )
+        return returning
+
+    def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
+        ids = [i.hex for i in aggregate_ids]
+        found: dict[UUID, int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 500):
+                c.execute(
+                    "SELECT aggregate_id, version FROM leadflow_inbox WHERE stream = ? "
+                    f"AND aggregate_id IN ({','.join('?' * len(chunk))})",
+                    [stream, *chunk],
+                )
+                found.update((UUID(row[0]), row[1]) for row in c.fetchall())
+        return found
+
+    def parked_messages(self, stream: str, aggregate_ids: Iterable[UUID]) -> list[ParkedMessage]:
+        ids = [i.hex for i in aggregate_ids]
+        found: list[ParkedMessage] = []
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 500):
+                c.execute(
+                    "SELECT * FROM leadflow_parked WHERE stream = ? "
+                    f"AND aggregate_id IN ({','.join('?' * len(chunk))}) ORDER BY version",
+                    [stream, *chunk],
+                )
+                found.extend(self._parked(row) for row in c.fetchall())
+        return found
+
+    def oldest_parked(self, limit: int = 5) -> list[ParkedMessage]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT * FROM leadflow_parked ORDER BY parked_at LIMIT ?", [limit])
+            return [self._parked(row) for row in c.fetchall()]
+
+    def parked_count(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT COUNT(*) FROM leadflow_parked")
+            return int(c.fetchone()[0])
+
+    def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
+                [originator_id.hex, version],
+            )
+            row = c.fetchone()
+            return None if row is None else int(row[0])
+
+    @staticmethod
+    def _parked(row: Any) -> ParkedMessage:
+        return ParkedMessage(
+            stream=row[0],
+            aggregate_id=UUID(row[1]),
+            version=row[2],
+            previous_version=row[3],
+            partition=row[4],
+            offset=row[5],
+            key=row[6],
+            value=row[7],
+            headers=ParkedMessage.headers_from_json(row[8]),
+            parked_at=row[9],
+        )
+
+
+class PostgresInboxRecorder(PostgresProcessRecorder, InboxRecorder):
+    def __init__(self, datastore: Any, *, events_table_name: str, tracking_table_name: str) -> None:
+        super().__init__(datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name)
+        stem = events_table_name.removesuffix("_events")
+        schema = Identifier(self.datastore.schema)
+        self._inbox = SQL("{}.{}").format(schema, Identifier(f"{stem}_inbox"))
+        self._parked_table = SQL("{}.{}").format(schema, Identifier(f"{stem}_parked"))
+        self._events = SQL("{}.{}").format(schema, Identifier(events_table_name))
+        self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (stream text, aggregate_id uuid, version bigint, "
+                "PRIMARY KEY (stream, aggregate_id))"
+            ).format(self._inbox),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (stream text, aggregate_id uuid, version bigint, "
+                'previous_version bigint, partition integer, "offset" bigint, key bytea, value bytea, '
+                "headers text, parked_at double precision, PRIMARY KEY (stream, aggregate_id, version))"
+            ).format(self._parked_table),
+        ]
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        inbox, parked, unparked = _kwargs_rows(kwargs)
+        if inbox:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT (stream, aggregate_id) DO UPDATE "
+                    "SET version = excluded.version WHERE {0}.version < excluded.version"
+                ).format(self._inbox),
+                [(stream, aggregate_id, version) for (stream, aggregate_id), version in inbox.items()],
+            )
+        if unparked:
+            curs.executemany(
+                SQL("DELETE FROM {} WHERE stream = %s AND aggregate_id = %s AND version = %s").format(
+                    self._parked_table
+                ),
+                list(unparked),
+            )
+        if parked:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (stream, aggregate_id, version) DO NOTHING"
+                ).format(self._parked_table),
+                [(*_parked_key(p, p.aggregate_id), p.key, p.value, p.headers_json(), p.parked_at) for p in parked],
+            )
+
+    def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
+        ids = list(aggregate_ids)
+        if not ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT aggregate_id, version FROM {} WHERE stream = %s AND aggregate_id = ANY(%s)").format(
+                    self._inbox
+                ),
+                (stream, ids),
+            )
+            return {row["aggregate_id"]: row["version"] for row in curs.fetchall()}
+
+    def parked_messages(self, stream: str, aggregate_ids: Iterable[UUID]) -> list[ParkedMessage]:
+        ids = list(aggregate_ids)
+        if not ids:
+            return []
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT * FROM {} WHERE stream = %s AND aggregate_id = ANY(%s) ORDER BY version").format(
+                    self._parked_table
+                ),
+                (stream, ids),
+            )
+            return [self._parked(row) for row in curs.fetchall()]
+
+    def oldest_parked(self, limit: int = 5) -> list[ParkedMessage]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT * FROM {} ORDER BY parked_at LIMIT %s").format(self._parked_table), (limit,))
+            return [self._parked(row) for row in curs.fetchall()]
+
+    def parked_count(self) -> int:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT COUNT(*) AS n FROM {}").format(self._parked_table))
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
+
+    def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s").format(
+                    self._events
+                ),
+                (originator_id, version),
+            )
+            row = curs.fetchone()
+            return None if row is None else int(row["notification_id"])
+
+    @staticmethod
+    def _parked(row: Any) -> ParkedMessage:
+        return ParkedMessage(
+            stream=row["stream"],
+            aggregate_id=row["aggregate_id"],
+            version=row["version"],
+            previous_version=row["previous_version"],
+            partition=row["partition"],
+            offset=row["offset"],
+            key=None if row["key"] is None else bytes(row["key"]),
+            value=None if row["value"] is None else bytes(row["value"]),
+            headers=ParkedMessage.headers_from_json(row["headers"]),
+            parked_at=row["parked_at"],
+        )
+
+
+class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
+    """In-memory (unit tests): the same contract as the SQL recorders."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inbox: dict[InboxKey, int] = {}
+        self._parked: dict[tuple[str, UUID, int], ParkedMessage] = {}
+        self._rowids: dict[tuple[UUID, int], int] = {}
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._update_table(stored_events, **kwargs)
+        for stored, notification_id in zip(stored_events, ids or (), strict=False):
+            self._rowids[(UUID(str(stored.originator_id)), stored.originator_version)] = notification_id
+        inbox, parked, unparked = _kwargs_rows(kwargs)
+        for key, version in inbox.items():
+            if self._inbox.get(key, -1) < version:
+                self._inbox[key] = version
+        for stream, aggregate_id, version in unparked:
+            self._parked.pop((stream, aggregate_id, version), None)
+        for p in parked:
+            self._parked.setdefault((p.stream, p.aggregate_id, p.version), p)
+        return ids
+
+    def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
+        with self._database_lock:
+            return {i: self._inbox[(stream, i)] for i in aggregate_ids if (stream, i) in self._inbox}
+
+    def parked_messages(self, stream: str, aggregate_ids: Iterable[UUID]) -> list[ParkedMessage]:
+        wanted = set(aggregate_ids)
+        with self._database_lock:
+            found = [p for (s, i, _), p in self._parked.items() if s == stream and i in wanted]
+        return sorted(found, key=lambda p: (str(p.aggregate_id), p.version))
+
+    def oldest_parked(self, limit: int = 5) -> list[ParkedMessage]:
+        with self._database_lock:
+            return sorted(self._parked.values(), key=lambda p: p.parked_at)[:limit]
+
+    def parked_count(self) -> int:
+        return len(self._parked)
+
+    def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
+        return self._rowids.get((originator_id, version))
+
+
+def _parked_key(p: ParkedMessage, aggregate_id: Any) -> tuple[Any, ...]:
+    return (p.stream, aggregate_id, p.version, p.previous_version, p.partition, p.offset)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_RECORDER_BY_MODULE = {
+    "eventsourcing.sqlite": SQLiteInboxRecorder,
+    "eventsourcing.postgres": PostgresInboxRecorder,
+}
+
+
 class ServiceApplication(Application[UUID]):
-    """An eventsourcing application whose recorder also records tracking positions.
+    """An eventsourcing application whose recorder also keeps tracking rows, the inbox and
+    parked messages (see the module docstring).
 
     Tracking rows let a consumer record "processed up to offset N of topic/partition" in the
-    same transaction as the events that processing produced, and let the outbox relay record
-    how far it has published.
+    same transaction as the events that processing produced, and let the outbox relay and
+    the projections record how far they have got.
     """
 
-    recorder: ProcessRecorder
+    recorder: InboxRecorder
+    command_attempts = 10
+    moved_topics: ClassVar[Mapping[str, type[Any]]] = {}
+    """Old stored topics of aggregates that moved (see leadflow_shared.moves)."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        register_moved(self.moved_topics)
         super().__init__(env)
-        self.on_recorded: list[Callable[[], None]] = []
+        self.conflicts_retried = 0
+        self.on_recorded: list[Callable[[list[Recording[UUID]]], None]] = []
+        """Called on the store thread after every commit with what it recorded (relays and
+        projections are nudged from here)."""
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        environment = super().construct_env(name, env)
+        module = environment.get("PERSISTENCE_MODULE", "")
+        if module in _RECORDER_BY_MODULE and not environment.get("PROCESS_RECORDER_TOPIC"):
+            environment["PROCESS_RECORDER_TOPIC"] = get_topic(_RECORDER_BY_MODULE[module])
+        return environment
+
+    def construct_recorder(self) -> InboxRecorder:
+        if isinstance(self.factory, POPOFactory):
+            return POPOInboxRecorder()
+        recorder = self.factory.process_recorder()
+        assert isinstance(recorder, InboxRecorder), f"unsupported store: {type(recorder).__name__}"
+        return recorder
+
+    def record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Atomically store the collected events with the tracking row and inbox changes,
+        then snapshot and notify — the library's own commit path for processed events."""
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
-        if recordings:
-            for listener in self.on_recorded:
-                listener()
-
-    def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
-
-    def record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Atomically store the collected events together with the tracking position."""
-        recordings = self._record(processing_event)
-        self._notify(recordings)
-        return recordings
+        for listener in self.on_recorded:
+            listener(recordings)
 
     def tracked_position(self, name: str) -> int | None:
         return self.recorder.max_tracking_id(name)
 
+    def execute(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one command as its own unit of work (HTTP, CLI, jobs); see `execute_at`."""
+        return self.execute_at(use_case, *args, **kwargs)[0]
+
+    def execute_at(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, int | None]:
+        """Run `use_case(uow, *args, **kwargs)` and commit; returns its result and the last
+        notification id it recorded (what a read model must reach to show the change).
+
+        A version conflict (another writer changed the same aggregate first) runs the use case
+        again on fresh state, a few times, before it gives up.
+        """
+        from eventsourcing.persistence import RecordConflictError
+
+        from .unit_of_work import UnitOfWork
+
+        for attempt in range(1, self.command_attempts + 1):
+            uow = UnitOfWork(self)
+            try:
+                result = use_case(uow, *args, **kwargs)
+                uow.commit()
+            except RecordConflictError:
+                uow.forget()
+                self.conflicts_retried += 1
+                if attempt == self.command_attempts:
+                    raise
+                time.sleep(0.002 * attempt)
+                continue
+            return result, uow.last_notification_id
+        raise AssertionError("unreachable")
+
 
 class StoreWorker:
-    """One thread that owns all calls into the event store.
+    """One thread that owns all writes to the event store.
 
-    The eventsourcing API is synchronous; running every call on a single thread keeps the
+    The eventsourcing API is synchronous; running every write on a single thread keeps the
     asyncio loop responsive and serialises writers within a process (SQLite allows one
     writer anyway), while optimistic concurrency still protects across processes.
     """
 
     def __init__(self, name: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-store")
+        self._busy_since: float | None = None
+        self._lock = threading.Lock()
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._executor, functools.partial(self._timed, fn, *args, **kwargs))
+
+    def _timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self._busy_since = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._busy_since = None
+
+    def busy_for(self) -> float:
+        """Seconds the current call has been running (0 when idle): a wedged store shows here."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
+        with contextlib.suppress(RuntimeError):
+            self._executor.shutdown(wait=True)
 
 
 def tracking_for(topic: str, partition: int, offset: int) -> Tracking:
@@ -73,8 +485,10 @@ def tracking_for(topic: str, partition: int, offset: int) -> Tracking:
     return Tracking(application_name=f"{topic}:{partition}", notification_id=offset + 1)
 
 
-def new_processing_event(tracking: Tracking | None) -> ProcessingEvent[UUID]:
-    return ProcessingEvent[UUID](tracking=tracking)
-
-
-__all__ = ["ServiceApplication", "StoreWorker", "new_processing_event", "tracking_for"]
+__all__ = [
+    "InboxRecorder",
+    "ParkedMessage",
+    "ServiceApplication",
+    "StoreWorker",
+    "tracking_for",
+]

@@ -26,10 +26,10 @@ from harness import as_bytes, inbound_lead, new_prefix
 
 from intake.domain import lead_id_for
 from leadflow_shared.contracts import LeadAssignedV1
-from leadflow_shared.localinfra import demo, free_port
-from leadflow_shared.localinfra.postgres import create_database, drop_database
-from leadflow_shared.localinfra.stack import SERVICES, PostgresStores, ServiceStack
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND
+from leadflow_tools import demo, free_port
+from leadflow_tools.postgres import create_database, drop_database
+from leadflow_tools.stack import SERVICES, PostgresStores, ServiceStack
 
 SELLERS = [{"seller_id": f"seller-{i}", "name": f"Seller {i}"} for i in range(1, 5)]
 

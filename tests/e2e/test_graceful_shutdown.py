@@ -12,8 +12,8 @@ import pytest
 from test_end_to_end import AssignmentsTopic, assert_duplicates_are_the_same_event, service_stack
 
 from intake.domain import lead_id_for
-from leadflow_shared.localinfra import demo
 from leadflow_shared.topics import LEADS_INBOUND
+from leadflow_tools import demo
 
 pytestmark = pytest.mark.chaos
 

@@ -29,15 +29,13 @@ async def test_a_tracked_position_beyond_the_log_end_stops_that_partition_and_fa
     await ensure_topics(kafka_bootstrap, {prefix + "leads.events.v1": 3})
     service = assignment_service(settings)
     # Given a store that says it applied 50 messages of partition 0 of a topic that is empty,
-    service.parts.app.recorder.insert_tracking(Tracking(f"{prefix}leads.events.v1:0", 50))
+    service.app.recorder.insert_tracking(Tracking(f"{prefix}leads.events.v1:0", 50))
     async with started(service):
-        assert service.consumer is not None
-        consumer = service.consumer
         # then that partition is refused with the reason,
-        problems = await eventually(lambda: _async(dict(consumer.problems)), until=bool, timeout=20)
-        assert "beyond the end of the log" in problems[f"{prefix}leads.events.v1:0"]
+        problems = await eventually(lambda: _async(service.health.problems()), until=bool, timeout=20)
+        assert "beyond the end of the log" in problems[f"consumer {prefix}leads.events.v1:0"]
         # and readiness says so.
-        transport = httpx.ASGITransport(app=service.parts.api)
+        transport = httpx.ASGITransport(app=service.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://assignment") as http:
             ready = await http.get("/readyz")
         assert ready.status_code == 503

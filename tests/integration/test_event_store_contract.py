@@ -1,8 +1,9 @@
-"""One contract for the event store, run against every adapter: SQLite and PostgreSQL.
+"""One contract for the event store, run against every adapter: SQLite, PostgreSQL and in-memory.
 
 The services rely on exactly these properties: ordered aggregate streams, a gap-free
-notification log, optimistic concurrency, and tracking positions recorded atomically
-with the events they produced and never moving backwards.
+notification log, optimistic concurrency, tracking positions recorded atomically with the
+events they produced and never moving backwards, and the inbox and parked messages written in
+the same transaction as those events.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from intake.application import IntakeApplication
 from intake.domain import Lead
 from leadflow_shared.contracts import InboundLeadV1
 from leadflow_shared.settings import ServiceSettings
-from leadflow_shared.store import ServiceApplication, new_processing_event
+from leadflow_shared.store import ParkedMessage, ServiceApplication
+from leadflow_shared.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +39,11 @@ class Account(Aggregate):
         self.balance += amount
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "popo"])
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    if request.param == "popo":
+        yield {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return
     if request.param == "sqlite":
         settings = ServiceSettings(service_name="contract", run_dir=tmp_path)
     else:
@@ -92,22 +97,75 @@ def test_optimistic_concurrency_refuses_a_stale_writer(app: ServiceApplication) 
 def test_events_and_tracking_are_recorded_together_or_not_at_all(app: ServiceApplication) -> None:
     account = Account(owner="ada")
     app.save(account)
-    # A processed message: its events and its tracking row land in one transaction.
-    processing = new_processing_event(Tracking("leads.inbound.v1:0", 5))
-    current = app.repository.get(account.id)
+    # A processed batch: its events, its tracking row and its inbox row land in one transaction.
+    lead = Account(owner="lead").id
+    uow = UnitOfWork(app, Tracking("leads.inbound.v1:0", 5))
+    current = uow.get(account.id)
     current.credit(10)
-    processing.collect_events(current)
-    app.record(processing)
+    uow.add(current)
+    uow.inbox[("leads.events.v1", lead)] = 3
+    uow.commit()
     assert app.tracked_position("leads.inbound.v1:0") == 5
-    # A conflicting one: neither its events nor its tracking row are stored.
+    assert app.recorder.inbox_versions("leads.events.v1", [lead, account.id]) == {lead: 3}
+    # A conflicting one: neither its events nor its tracking nor its inbox rows are stored.
     stale = app.repository.get(account.id, version=1)  # a writer that missed the credit
     stale.credit(99)
-    failing = new_processing_event(Tracking("leads.inbound.v1:0", 6))
-    failing.collect_events(stale)
+    failing = UnitOfWork(app, Tracking("leads.inbound.v1:0", 6))
+    failing.add(stale)
+    failing.inbox[("leads.events.v1", lead)] = 4
+    failing.parked.append(parked(lead, 6))
     with pytest.raises(RecordConflictError):
-        app.record(failing)
+        failing.commit()
     assert app.tracked_position("leads.inbound.v1:0") == 5
     assert app.repository.get(account.id).balance == 10
+    assert app.recorder.inbox_versions("leads.events.v1", [lead]) == {lead: 3}
+    assert app.recorder.parked_count() == 0
+
+
+def parked(aggregate_id: Any, version: int, at: float = 1000.0) -> ParkedMessage:
+    return ParkedMessage(
+        stream="leads.events.v1",
+        aggregate_id=aggregate_id,
+        version=version,
+        previous_version=version - 1,
+        partition=2,
+        offset=40 + version,
+        key=b"k",
+        value=b'{"v": 1}',
+        headers=(("ce_type", b"lead.changed.v1"), ("odd", None), ("bytes", b"\xff")),
+        parked_at=at,
+    )
+
+
+def test_the_inbox_only_moves_forward_and_parked_messages_come_back_byte_for_byte(app: ServiceApplication) -> None:
+    lead, other = Account(owner="a").id, Account(owner="b").id
+    first = UnitOfWork(app)
+    first.inbox[("leads.events.v1", lead)] = 5
+    first.parked += [parked(lead, 8, at=2000.0), parked(other, 3, at=1000.0)]
+    first.commit()
+    late = UnitOfWork(app)
+    late.inbox[("leads.events.v1", lead)] = 4  # a stale writer cannot move it back
+    late.commit()
+    assert app.recorder.inbox_versions("leads.events.v1", [lead]) == {lead: 5}
+    assert app.recorder.inbox_versions("other.topic", [lead]) == {}
+    assert app.recorder.parked_messages("leads.events.v1", [lead]) == [parked(lead, 8, at=2000.0)]
+    assert [p.aggregate_id for p in app.recorder.oldest_parked(5)] == [other, lead]
+    assert app.recorder.parked_count() == 2
+    released = UnitOfWork(app)
+    released.unparked.append(("leads.events.v1", lead, 8))
+    released.commit()
+    assert app.recorder.parked_messages("leads.events.v1", [lead, other]) == [parked(other, 3, at=1000.0)]
+
+
+def test_a_stored_event_can_be_found_by_stream_and_version(app: ServiceApplication) -> None:
+    account = Account(owner="ada")
+    app.save(account)
+    account.credit(1)
+    app.save(account)
+    second = app.recorder.notification_id_of(account.id, 2)
+    assert second == app.recorder.max_notification_id()
+    assert app.recorder.notification_id_of(account.id, 1) == second - 1  # type: ignore[operator]
+    assert app.recorder.notification_id_of(account.id, 3) is None
 
 
 def test_a_tracking_position_never_moves_backwards(app: ServiceApplication) -> None:
@@ -134,8 +192,10 @@ def test_a_lead_round_trips_with_its_types_intact(store_env: dict[str, str]) -> 
             "attributes": {"utm_source": "newsletter"},
         }
     )
-    receipt = intake.receive_lead(inbound, via="http")
-    lead: Lead = IntakeApplication(env=store_env).get_lead(receipt.lead_id)  # a fresh process's view
+    receipt = intake.execute(intake.receive_lead, inbound, via="http")
+    in_memory = store_env["PERSISTENCE_MODULE"] == "eventsourcing.popo"
+    reader = intake if in_memory else IntakeApplication(env=store_env)  # a fresh process's view
+    lead: Lead = reader.get_lead(receipt.lead_id)
     assert lead.occurred_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     assert lead.contact == {"email": "ada@example.com"}
     assert lead.details["attributes"] == {"utm_source": "newsletter"}

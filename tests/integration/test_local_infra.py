@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from leadflow_shared.localinfra.kafka import _new_cluster_id
+from leadflow_tools.kafka import _new_cluster_id
 
 
 @pytest.mark.unit

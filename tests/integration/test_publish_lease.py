@@ -6,12 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from harness import new_prefix, postgres_settings, read_topic
-from test_relay import Counter, to_integration_event
+from harness import new_prefix, postgres_settings, publishing_broker, read_topic
+from test_relay import Counter, relay_of
 
-from leadflow_shared.kafka import ensure_topics, make_producer
+from leadflow_shared.kafka import ensure_topics
 from leadflow_shared.lease import PostgresAdvisoryLease
-from leadflow_shared.relay import OutboxRelay
 from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.store import ServiceApplication, StoreWorker
 
@@ -27,22 +26,13 @@ async def test_only_the_lease_holder_publishes_and_another_replica_takes_over(
     )
     topic = new_prefix() + "counters.v1"
     await ensure_topics(kafka_bootstrap, {topic: 2})
-    producer = make_producer(kafka_bootstrap, client_id="lease-test")
-    await producer.start()
+    broker_context = publishing_broker(kafka_bootstrap)
+    broker = await broker_context.__aenter__()
     replicas = []
     for _ in range(2):
         app = ServiceApplication(env=settings.eventsourcing_env())
         lease = PostgresAdvisoryLease(settings.postgres_conninfo(), f"test:{topic}", retry_seconds=0.1)
-        relay = OutboxRelay(
-            app=app,
-            worker=StoreWorker("lease"),
-            producer=producer,
-            topic=topic,
-            to_integration_event=to_integration_event,
-            source="test",
-            idle_poll_seconds=0.05,
-            lease=lease,
-        )
+        relay = relay_of(app, StoreWorker("lease"), broker, topic, batch_size=500, idle_poll_seconds=0.05, lease=lease)
         replicas.append((app, relay, asyncio.create_task(relay.run())))
     try:
         writer = replicas[0][0]
@@ -64,6 +54,6 @@ async def test_only_the_lease_holder_publishes_and_another_replica_takes_over(
         for _, relay, _task in replicas:
             relay.stop()
         await asyncio.gather(*(t for _, _, t in replicas), return_exceptions=True)
-        await producer.stop()
+        await broker_context.__aexit__(None, None, None)
         for app, _, _ in replicas:
             app.close()

@@ -26,9 +26,9 @@ from assignment.settings import AssignmentSettings
 from intake.bootstrap import bootstrap as intake_service
 from intake.domain import lead_id_for
 from intake.settings import IntakeSettings
-from leadflow_shared.cloudevents import to_binary
 from leadflow_shared.contracts import LeadAssignedV1, LeadReceivedV1
-from leadflow_shared.runtime import RunningService
+from leadflow_shared.envelope import to_binary
+from leadflow_shared.runtime import Service
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def roster_file(tmp_path: Path, count: int = 3) -> Path:
     return path
 
 
-def assignment_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: Any) -> RunningService:
+def assignment_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: Any) -> Service:
     settings = settings_for(
         AssignmentSettings,
         tmp_path=tmp_path,
@@ -68,15 +68,15 @@ def lead_received(external_id: str) -> LeadReceivedV1:
 
 
 def binary(event: LeadReceivedV1) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    return to_binary(event, source="test", time=event.received_at)
+    return to_binary(event, source="test", time=event.received_at).record()
 
 
-async def assignments(service: RunningService) -> list[LeadAssignedV1]:
+async def assignments(service: Service) -> list[LeadAssignedV1]:
     """Every LeadAssigned the assignment service has stored (what its relay publishes)."""
-    from assignment.stream import to_integration_event
+    from assignment.entrypoints.stream import to_integration_event
 
-    app = service.parts.app
-    notifications = await service.parts.worker.call(app.recorder.select_notifications, 1, 10_000)
+    app = service.app
+    notifications = await service.worker.call(app.recorder.select_notifications, 1, 10_000)
     events = [to_integration_event(app.mapper.to_domain_event(n)) for n in notifications]
     return [e for e in events if isinstance(e, LeadAssignedV1)]
 
@@ -117,9 +117,9 @@ async def test_bad_inbound_messages_go_to_the_dead_letter_topic_and_consumption_
         assert wrong_error["errors"][0]["loc"] == ["score"]
         assert "very high" not in headers_of(by_key[b"k-wrong"])["leadflow_error"].decode()  # no input echoed
         # and the good message after them is applied.
-        app = intake.parts.app
+        app = intake.app
         lead = await eventually(
-            lambda: intake.parts.worker.call(app.repository.__contains__, lead_id_for("web-form", "g1")), until=bool
+            lambda: intake.worker.call(app.repository.__contains__, lead_id_for("web-form", "g1")), until=bool
         )
         assert lead
 
@@ -137,7 +137,7 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
         await produce(kafka_bootstrap, prefix + "leads.inbound.v1", [(None, as_bytes(lead), [])])
         await eventually(lambda: assignments(assignment), until=lambda a: len(a) == 1)
         # when the same lead is POSTed over HTTP,
-        transport = httpx.ASGITransport(app=intake.parts.api)
+        transport = httpx.ASGITransport(app=intake.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
             response = await http.post("/v1/leads", json=lead)
         # then it is recognised, not duplicated:
@@ -158,17 +158,17 @@ async def test_a_message_delivered_twice_changes_state_once(kafka_bootstrap: str
     async with started(assignment):
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(event)])
         await eventually(lambda: assignments(assignment), until=lambda a: len(a) == 1)
-        app = assignment.parts.app
-        max_before = await assignment.parts.worker.call(app.recorder.max_notification_id)
+        app = assignment.app
+        max_before = await assignment.worker.call(app.recorder.max_notification_id)
         record = (await read_topic(kafka_bootstrap, prefix + "leads.events.v1", expect=1))[0]
         # When Kafka delivers the same message again (seek back to its offset),
-        assert assignment.consumer is not None
-        applied_before = assignment.consumer.applied
-        await assignment.consumer.rewind(record.topic, record.partition, record.offset)
-        await eventually(lambda: _async(assignment.consumer.skipped_as_seen), until=lambda n: n >= 1)
+        (consumer,) = assignment.consumers
+        applied_before = consumer.applied
+        await consumer.rewind(record.partition, record.offset)
+        await eventually(lambda: _async(consumer.skipped_as_seen), until=lambda n: n >= 1)
         # then nothing new is stored and the handler was not run again.
-        assert await assignment.parts.worker.call(app.recorder.max_notification_id) == max_before
-        assert assignment.consumer.applied == applied_before
+        assert await assignment.worker.call(app.recorder.max_notification_id) == max_before
+        assert consumer.applied == applied_before
         assert len(await assignments(assignment)) == 1
 
 
@@ -182,14 +182,14 @@ async def test_an_event_re_sent_by_the_upstream_relay_at_a_new_offset_is_applied
         # Given intake's relay published LeadReceived, crashed before recording, and re-sent it,
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(event), binary(event)])
         # then both messages are consumed (tracking moves past both offsets),
-        app = assignment.parts.app
+        app = assignment.app
         await eventually(
-            lambda: assignment.parts.worker.call(app.tracked_position, _tracking_name(prefix, event)),
+            lambda: assignment.worker.call(app.tracked_position, _tracking_name(prefix, event)),
             until=lambda p: p == 2,
         )
         # and the lead is assigned exactly once.
         assert [a.lead_id for a in await assignments(assignment)] == [event.lead_id]
-        sellers = await assignment.parts.worker.call(app.sellers)
+        sellers = await assignment.worker.call(app.sellers)
         assert sum(s.open_count for s in sellers) == 1
 
 
@@ -199,7 +199,7 @@ async def test_a_consumer_whose_committed_offset_is_lost_or_behind_resumes_from_
     prefix = new_prefix()
     store = tmp_path / "assignment.sqlite"
 
-    def service(group: str) -> RunningService:
+    def service(group: str) -> Service:
         return assignment_on(kafka_bootstrap, tmp_path, prefix, sqlite_path=store, consumer_group=prefix + group)
 
     first = [lead_received(f"resume-{i}") for i in range(6)]
@@ -214,9 +214,9 @@ async def test_a_consumer_whose_committed_offset_is_lost_or_behind_resumes_from_
     async with started(service("B")) as b:
         done = await eventually(lambda: assignments(b), until=lambda x: len(x) >= 10)
         await asyncio.sleep(1.0)  # give a wrong implementation time to re-apply old messages
-        assert b.consumer is not None
+        (consumer,) = b.consumers
         # it started at the tracked position: the first six were not even handed to the handler.
-        assert (b.consumer.applied, b.consumer.skipped_as_seen) == (4, 0)
+        assert (consumer.applied, consumer.skipped_as_seen) == (4, 0)
     # then each lead was assigned exactly once, none skipped, none twice.
     assert sorted(str(x.lead_id) for x in done) == sorted(str(e.lead_id) for e in first + later)
     # When group A comes back with its committed offset behind (it committed only up to six),
@@ -224,7 +224,7 @@ async def test_a_consumer_whose_committed_offset_is_lost_or_behind_resumes_from_
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(lead_received("resume-last"))])
         done = await eventually(lambda: assignments(again), until=lambda x: len(x) >= 11)
         await asyncio.sleep(1.0)
-        assert again.consumer is not None and again.consumer.applied == 1
+        assert again.consumers[0].applied == 1
     assert len({x.lead_id for x in done}) == len(done) == 11
 
 

@@ -1,4 +1,5 @@
-"""The committed JSON Schemas and AsyncAPI document are what the models generate (`make schemas`)."""
+"""The committed JSON Schemas and AsyncAPI documents are what the models and the services' FastStream
+declarations generate (`make schemas`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from leadflow_shared.contracts import json_schemas
-from leadflow_shared.schemas import asyncapi
+from leadflow_tools.schemas import SERVICES, documents
 
 pytestmark = pytest.mark.unit
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "contracts"
@@ -21,9 +22,24 @@ def test_every_contract_schema_is_generated_and_current() -> None:
         assert json.loads(path.read_text()) == schema, f"{path.name} is stale: run `make schemas`"
 
 
-def test_the_asyncapi_document_is_current_and_names_every_topic_with_messages() -> None:
-    document = json.loads((DOCS / "asyncapi.json").read_text())
-    assert document == asyncapi(), "asyncapi.json is stale: run `make schemas`"
-    addresses = {c["address"] for c in document["channels"].values()}
-    assert {"leads.inbound.v1", "leads.events.v1", "assignments.events.v1"} <= addresses
-    assert "LeadAssignedV1" in document["components"]["messages"]
+def test_each_services_asyncapi_document_is_generated_by_faststream_and_current() -> None:
+    generated = documents()
+    assert set(generated) == set(SERVICES)
+    for name, document in generated.items():
+        path = DOCS / "asyncapi" / f"{name}.json"
+        assert path.exists(), f"{path.name} missing: run `make schemas`"
+        assert json.loads(path.read_text()) == document, f"asyncapi/{name}.json is stale: run `make schemas`"
+    intake, assignment = generated["intake"], generated["assignment"]
+    operations = {(op["action"], op["channel"]["$ref"].split("/")[-1]) for op in intake["operations"].values()}
+    assert {
+        ("receive", "leads.inbound.v1:intake"),
+        ("receive", "assignments.events.v1:intake"),
+        ("send", "leads.events.v1:intake"),
+        ("send", "leads.inbound.v1.dlq:intake"),
+    } <= operations
+    inbound = intake["components"]["messages"]["leads.inbound.v1:intake:SubscribeMessage"]["payload"]
+    assert inbound["oneOf"] == [
+        {"$ref": "#/components/schemas/InboundLeadV1"},
+        {"$ref": "#/components/schemas/ContactLifecycleChangedV1"},
+    ]
+    assert "LeadAssignedV1" in assignment["components"]["schemas"]

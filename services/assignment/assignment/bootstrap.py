@@ -5,39 +5,33 @@ from __future__ import annotations
 import json
 
 from leadflow_shared.clock import Clock
-from leadflow_shared.runtime import BackgroundJob, RunningService, assemble
+from leadflow_shared.readstore import open_read_store
+from leadflow_shared.runtime import Service
 
-from . import stream
-from .api import create_api
-from .application import AssignmentApplication, AssignmentPolicy
-from .jobs import PeriodicRerun
+from .application import AssignmentApplication, AssignmentPolicy, PeriodicRerun
+from .entrypoints import stream
+from .entrypoints.api import create_api
+from .projections import AssignmentReadModel, AssignmentsProjection
 from .settings import AssignmentSettings
 
 
-def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = None) -> RunningService:
+def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = None) -> Service:
     settings = settings or AssignmentSettings()
     policy = AssignmentPolicy(
         segment_moves_allowed=settings.segment_moves_allowed,
         recycle_excludes_previous_owner=settings.recycle_excludes_previous_owner,
     )
-    app = AssignmentApplication(env=settings.eventsourcing_env(), clock=clock, policy=policy)
-    if settings.roster_file is not None:
-        app.add_sellers(json.loads(settings.roster_file.read_text()))
-    running: RunningService | None = None
-
-    def worker():  # type: ignore[no-untyped-def]
-        assert running is not None
-        return running.parts.worker
-
-    background: list[BackgroundJob] = []
-    if settings.rerun_interval_seconds > 0:
-        background.append(PeriodicRerun(app, worker, settings.rerun_interval_seconds))
-    running = assemble(
-        settings,
-        app,
-        create_api=lambda worker, checks: create_api(app, worker, checks),
-        subscriptions=stream.subscriptions(app),
-        publications=stream.publications(),
-        background=background,
+    app = AssignmentApplication(
+        env=settings.eventsourcing_env(), clock=clock, policy=policy, shared_store=settings.uses_postgres
     )
-    return running
+    if settings.roster_file is not None:
+        app.execute(app.add_sellers, json.loads(settings.roster_file.read_text()))
+    service = Service(settings, app)
+    read_model = AssignmentReadModel(service.project(AssignmentsProjection(), open_read_store(settings)))
+    app.reads = read_model
+    service.consume(*stream.subscriptions(app))
+    service.publish(*stream.publications())
+    if settings.rerun_interval_seconds > 0:
+        service.run_job(PeriodicRerun(app, service.worker, service.health, settings.rerun_interval_seconds))
+    service.api = create_api(app, service.worker, service.readiness_checks(), read_model)
+    return service

@@ -1,22 +1,21 @@
-"""referral's composition root."""
+"""referral's composition root: the one place where its parts are put together."""
 
 from __future__ import annotations
 
-from leadflow_shared.runtime import RunningService, assemble
+from leadflow_shared.runtime import Service
 
-from . import stream
-from .api import create_api
 from .application import ReferralApplication
+from .entrypoints import stream
+from .entrypoints.api import create_api
 from .settings import ReferralSettings
 
 
-def bootstrap(settings: ReferralSettings | None = None) -> RunningService:
+def bootstrap(settings: ReferralSettings | None = None) -> Service:
     settings = settings or ReferralSettings()
     app = ReferralApplication(env=settings.eventsourcing_env())
-    return assemble(
-        settings,
-        app,
-        create_api=lambda worker, checks: create_api(checks),
-        subscriptions=stream.subscriptions(app),
-        publications=stream.publications(),
-    )
+    service = Service(settings, app)
+    service.consume(*stream.subscriptions(app))
+    service.publish(*stream.publications())
+    service.extra_topics.update({topic: settings.lead_topic_partitions for topic in stream.PUBLISHED_TOPICS})
+    service.api = create_api(service.readiness_checks())
+    return service

@@ -1,22 +1,21 @@
-"""sequence's composition root."""
+"""sequence's composition root: the one place where its parts are put together."""
 
 from __future__ import annotations
 
-from leadflow_shared.runtime import RunningService, assemble
+from leadflow_shared.runtime import Service
 
-from . import stream
-from .api import create_api
 from .application import SequenceApplication
+from .entrypoints import stream
+from .entrypoints.api import create_api
 from .settings import SequenceSettings
 
 
-def bootstrap(settings: SequenceSettings | None = None) -> RunningService:
+def bootstrap(settings: SequenceSettings | None = None) -> Service:
     settings = settings or SequenceSettings()
     app = SequenceApplication(env=settings.eventsourcing_env())
-    return assemble(
-        settings,
-        app,
-        create_api=lambda worker, checks: create_api(checks),
-        subscriptions=stream.subscriptions(app),
-        publications=stream.publications(),
-    )
+    service = Service(settings, app)
+    service.consume(*stream.subscriptions(app))
+    service.publish(*stream.publications())
+    service.extra_topics.update({topic: settings.lead_topic_partitions for topic in stream.PUBLISHED_TOPICS})
+    service.api = create_api(service.readiness_checks())
+    return service

@@ -31,6 +31,9 @@ class IntegrationEvent(Contract):
 
     aggregate_id: UUID
     version: int
+    previous_version: int | None = None
+    """The version of this aggregate's previous event on the same topic (0: this is its first),
+    set by the relay; a consumer that has not applied it yet waits for it."""
 
     @property
     def subject(self) -> str:

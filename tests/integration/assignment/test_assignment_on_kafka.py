@@ -14,7 +14,6 @@ from harness import eventually, new_prefix, produce, read_topic, settings_for, s
 
 from assignment.bootstrap import bootstrap as assignment_service
 from assignment.settings import AssignmentSettings
-from leadflow_shared.cloudevents import to_binary
 from leadflow_shared.contracts import (
     INTEGRATION_EVENTS,
     IntegrationEvent,
@@ -23,6 +22,7 @@ from leadflow_shared.contracts import (
     LeadReceivedV1,
     LeadStatusChangedV1,
 )
+from leadflow_shared.envelope import to_binary
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def status(n: int, version: int, action: str, previous_owner: str) -> LeadStatus
 
 
 def binary(event: IntegrationEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    return to_binary(event, source="test-intake", time=NOW)
+    return to_binary(event, source="test-intake", time=NOW).record()
 
 
 def decoded(records: list[Any]) -> list[IntegrationEvent]:
@@ -90,10 +90,10 @@ async def test_waiting_capacity_freed_by_intake_periodic_re_run_and_recycle_on_k
         rerun_interval_seconds=0.3,
     )
     service = assignment_service(settings)
-    app = service.parts.app
+    app = service.app
 
     async def owner_of(lead: UUID) -> str | None:
-        return (await service.parts.worker.call(app.get_assignment, lead)).seller_id
+        return (await service.worker.call(app.get_assignment, lead)).seller_id
 
     async with started(service):
         # Given two sellers with room for one lead each, three leads arrive:
@@ -105,10 +105,8 @@ async def test_waiting_capacity_freed_by_intake_periodic_re_run_and_recycle_on_k
         assert sorted(e.seller_id for e in assigned.values()) == ["ann", "bob"]
         assert waiting.queue_id is None
         assert waiting.reason == "rule everyone, round robin: no eligible seller (capacity_full 2)"
-        assert {c["seller_id"]: c["reasons"] for c in waiting.explanation["candidates"]} == {
-            "ann": ["capacity_full"],
-            "bob": ["capacity_full"],
-        }
+        assert waiting.explanation["considered"] == 2
+        assert waiting.explanation["exclusions"] == {"capacity_full": 2}
         assert all(e.ruleset_version == 0 and e.explanation["rule"]["name"] == "everyone, round robin" for e in out)
         (converted, owner_x), (recycled, owner_y) = sorted((n, assigned[lead_id(n)].seller_id) for n in (1, 2, 3)
                                                            if lead_id(n) in assigned)  # fmt: skip
@@ -120,12 +118,12 @@ async def test_waiting_capacity_freed_by_intake_periodic_re_run_and_recycle_on_k
         # When intake recycles the other lead, its owner is excluded: it waits (the other seller is full).
         await produce(kafka_bootstrap, prefix + "leads.events.v1", [binary(status(recycled, 3, "recycled", owner_y))])
         await eventually(
-            lambda: service.parts.worker.call(app.get_assignment, lead_id(recycled)),
+            lambda: service.worker.call(app.get_assignment, lead_id(recycled)),
             until=lambda a: a.status == "waiting",
         )
-        assignment = await service.parts.worker.call(app.get_assignment, lead_id(recycled))
+        assignment = await service.worker.call(app.get_assignment, lead_id(recycled))
         assert assignment.history[-1]["explanation"]["excluded_sellers"] == [owner_y]
-        sellers = {s.seller_id: s.open_count for s in await service.parts.worker.call(app.sellers)}
+        sellers = {s.seller_id: s.open_count for s in await service.worker.call(app.sellers)}
         assert sellers == {owner_x: 1, owner_y: 0}
         # Everything it decided went out on assignments.events.v1.
         out = decoded(await read_topic(kafka_bootstrap, prefix + "assignments.events.v1", expect=5))

@@ -1,5 +1,5 @@
-"""Two application instances on one store file, deterministically interleaved: a stale cache
-meets a version conflict, the retry re-reads the seller, and capacity holds."""
+"""Two application instances on one store file, deterministically interleaved: a stale view of a
+seller meets the seller stream's version, the retry reads the seller again, and capacity holds."""
 
 from __future__ import annotations
 
@@ -33,32 +33,41 @@ def lead(name: str) -> LeadReceivedV1:
     )
 
 
-def test_a_stale_cache_is_caught_by_the_seller_stream_version_and_the_retry_decides_again(tmp_path: Path) -> None:
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "shared.sqlite")}
-    first = AssignmentApplication(env=env, clock=FixedClock(NOW))
-    first.add_sellers([{"seller_id": "solo", "name": "Solo", "capacity": 1}, {"seller_id": "spare", "name": "Spare"}])
-    second = AssignmentApplication(env=env, clock=FixedClock(NOW))
-    second.add_sellers([{"seller_id": "solo", "name": "Solo"}])  # already there: nothing changes
-    # Both have read the sellers into their caches.
+@pytest.mark.parametrize("fastforward", ["y", "n"])
+def test_a_stale_view_is_caught_by_the_seller_stream_and_the_retry_decides_again(
+    tmp_path: Path, fastforward: str
+) -> None:
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "shared.sqlite"),
+        "AGGREGATE_CACHE_FASTFORWARD": fastforward,
+    }
+    first = AssignmentApplication(env=env, clock=FixedClock(NOW), shared_store=True)
+    first.execute(
+        first.add_sellers,
+        [{"seller_id": "solo", "name": "Solo", "capacity": 1}, {"seller_id": "spare", "name": "Spare"}],
+    )
+    second = AssignmentApplication(env=env, clock=FixedClock(NOW), shared_store=True)
+    assert second.execute(second.add_sellers, [{"seller_id": "solo", "name": "Solo"}]) == 0  # already there
+    # Both have read the sellers.
     assert [s.open_count for s in first.sellers()] == [0, 0] == [s.open_count for s in second.sellers()]
     # The second takes solo's only slot.
-    second.assign_received_lead(lead("a"))
+    second.execute(second.assign_received_lead, lead("a"))
     assert second.get_assignment(lead("a").lead_id).seller_id == "solo"
-    # The first does not look at the log before its first attempt (as if the write landed
-    # between its look and its save), so it still sees solo free and picks solo …
-    refresh = first._refresh
-    calls = {"n": 0}
+    # The first does not look at the log before its first attempt (as if the write landed between
+    # its look and its save), so it still sees solo free and picks solo …
+    catch_up, calls = first.views.catch_up, {"n": 0}
 
-    def late_refresh() -> None:
+    def late_catch_up(uow: object = None) -> None:
         calls["n"] += 1
         if calls["n"] > 1:
-            refresh()
+            catch_up(uow)  # type: ignore[arg-type]
 
-    first._refresh = late_refresh  # type: ignore[method-assign]
-    first.assign_received_lead(lead("b"))
-    # … its write conflicts on solo's stream, the retry reads solo full and gives the lead to spare.
+    first.views.catch_up = late_catch_up  # type: ignore[method-assign]
+    first.execute(first.assign_received_lead, lead("b"))
+    # … which the seller's stream refuses; the retry reads solo full and gives the lead to spare.
     assert first.conflicts_retried == 1
     assert first.get_assignment(lead("b").lead_id).seller_id == "spare"
-    first._refresh = refresh  # type: ignore[method-assign]
+    first.views.catch_up = catch_up  # type: ignore[method-assign]
     assert {s.seller_id: s.open_count for s in first.sellers()} == {"solo": 1, "spare": 1}
     assert {s.seller_id: s.open_count for s in second.sellers()} == {"solo": 1, "spare": 1}

@@ -22,9 +22,9 @@ from harness import (
 from intake.bootstrap import bootstrap as intake_service
 from intake.domain import lead_id_for
 from intake.settings import IntakeSettings
-from leadflow_shared.cloudevents import to_binary
 from leadflow_shared.contracts import INTEGRATION_EVENTS, IntegrationEvent, LeadAssignedV1
-from leadflow_shared.runtime import RunningService
+from leadflow_shared.envelope import to_binary
+from leadflow_shared.runtime import Service
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +37,15 @@ def decoded(records: list[Any]) -> list[IntegrationEvent]:
     return events
 
 
-async def lead_version(service: RunningService, external_id: str) -> int:
-    app = service.parts.app
+async def lead_version(service: Service, external_id: str) -> int:
+    app = service.app
     lead_id = lead_id_for("web-form", external_id)
-    if not await service.parts.worker.call(app.repository.__contains__, lead_id):
+    if not await service.worker.call(app.repository.__contains__, lead_id):
         return 0
-    return (await service.parts.worker.call(app.get_lead, lead_id)).version
+    return (await service.worker.call(app.get_lead, lead_id)).version
 
 
-def intake_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: Any) -> RunningService:
+def intake_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: Any) -> Service:
     return intake_service(
         settings_for(IntakeSettings, tmp_path=tmp_path, bootstrap=kafka_bootstrap, prefix=prefix, **overrides)
     )
@@ -69,12 +69,12 @@ async def test_a_decision_on_the_assignments_topic_assigns_the_lead_and_every_ch
             method="round_robin",
             decided_at="2026-11-01T10:00:05Z",
         )
-        message = to_binary(decision, source="leadflow/assignment", time=decision.decided_at)
+        message = to_binary(decision, source="leadflow/assignment", time=decision.decided_at).record()
         await produce(kafka_bootstrap, prefix + "assignments.events.v1", [message, message])  # re-sent once
         await eventually(lambda: lead_version(intake, "k-1"), until=lambda v: v == 2)
-        app = intake.parts.app
-        await intake.parts.worker.call(app.follow_up, lead_id, actor="ana", note="called")
-        await intake.parts.worker.call(app.convert, lead_id, actor="ana")
+        app = intake.app
+        await intake.worker.call(app.execute, app.follow_up, lead_id, actor="ana", note="called")
+        await intake.worker.call(app.execute, app.convert, lead_id, actor="ana")
         records = await read_topic(kafka_bootstrap, prefix + "leads.events.v1", expect=4, settle=1.0)
     events = decoded(records)
     assert [type(e).__name__ for e in events] == [
@@ -107,7 +107,7 @@ async def test_upstream_updates_apply_in_occurrence_order_and_older_ones_are_rec
             ],
         )
         await eventually(lambda: lead_version(intake, "u-1"), until=lambda v: v == 3)
-        lead = await intake.parts.worker.call(intake.parts.app.get_lead, lead_id_for("web-form", "u-1"))
+        lead = await intake.worker.call(intake.app.get_lead, lead_id_for("web-form", "u-1"))
         assert (lead.score, lead.ignored_updates) == (90, 1)
         records = await read_topic(kafka_bootstrap, prefix + "leads.events.v1", expect=2, settle=1.0)
     assert [type(e).__name__ for e in decoded(records)] == ["LeadReceivedV1", "LeadUpdatedV1"]
@@ -137,15 +137,15 @@ async def test_a_contact_reaching_the_configured_stage_creates_one_lead_via_kafk
         },
     }
     async with started(intake):
-        app = intake.parts.app
-        await intake.parts.worker.call(
-            app.change_settings, lambda s: s.set_lifecycle_automation("salesqualifiedlead", None)
+        app = intake.app
+        await intake.worker.call(
+            app.execute, app.change_settings, lambda s: s.set_lifecycle_automation("salesqualifiedlead", None)
         )
         structured = [("content-type", b"application/cloudevents+json")]
         await produce(
             kafka_bootstrap, prefix + "leads.inbound.v1", [(b"c-42", json.dumps(change).encode(), structured)] * 3
         )
         lead_id = lead_id_for("crm", "contact:c-42")
-        await eventually(lambda: intake.parts.worker.call(app.repository.__contains__, lead_id), until=bool)
+        await eventually(lambda: intake.worker.call(app.repository.__contains__, lead_id), until=bool)
         records = await read_topic(kafka_bootstrap, prefix + "leads.events.v1", expect=1, settle=1.5)
     assert len(records) == 1 and records[0].key == str(lead_id).encode()

@@ -11,16 +11,16 @@ from uuid import UUID
 
 import httpx
 import pytest
-import typer
 from harness import as_bytes, eventually, inbound_lead, new_prefix, postgres_settings, produce, settings_for, started
-from intake_world import START
+from intake_world import START, lead_list_of
 from intake_world import LeadListWorld as World
 from typer.testing import CliRunner
 
 from intake.bootstrap import bootstrap as intake_service
-from intake.readmodel import LeadFilters, LeadReadModel, open_read_store
-from intake.readmodel import cli as readmodel_cli
+from intake.entrypoints.cli import cli as intake_cli
+from intake.projections import LeadFilters
 from intake.settings import IntakeSettings
+from leadflow_shared.readstore import open_read_store
 from leadflow_shared.topics import LEADS_INBOUND
 
 pytestmark = pytest.mark.integration
@@ -43,6 +43,15 @@ def world(settings: IntakeSettings) -> Iterator[World]:
     w.close()
 
 
+def busy_ids(world: World) -> list[UUID]:
+    """Leads in the store, from the log (nothing projected yet)."""
+    return [
+        UUID(str(n.originator_id))
+        for n in world.app.recorder.select_notifications(1, 10_000)
+        if n.topic.endswith("Lead.Received")
+    ]
+
+
 def busy_history(world: World) -> dict[str, UUID]:
     """Every kind of lead event, on leads whose tab membership we know."""
     names = [
@@ -62,27 +71,27 @@ def busy_history(world: World) -> dict[str, UUID]:
     types = {"mql": "marketing_qualified", "sql": "sales_qualified", "recycled": "sales_qualified"}
     ids = {n: world.receive(n, type=types.get(n, "customer_inquiry"), campaign_id=n) for n in names}
     world.assign(ids["converted"])
-    world.app.link_document(ids["converted"], actor="ana", kind="quote", number="Q-1")
-    world.app.convert(ids["converted"], actor="ana")
+    world.app.execute(world.app.link_document, ids["converted"], actor="ana", kind="quote", number="Q-1")
+    world.app.execute(world.app.convert, ids["converted"], actor="ana")
     world.assign(ids["recycled"], seller="s2", team="t2")
-    world.app.recycle(ids["recycled"], actor="ana")
-    world.app.close_invalid(ids["closed"], actor="ana", reason="spam")
-    world.app.void(ids["voided"], actor="ana")
-    world.app.void(ids["unvoided"], actor="ana")
-    world.app.unvoid(ids["unvoided"], actor="ana")
-    world.app.toggle_favorite(ids["deleted"], user_id="ana")
-    world.app.delete(ids["deleted"], actor="ana")
-    world.app.merge(ids["survivor"], ids["merged"], actor="ana")
-    world.app.move_stage(ids["inquiry"], actor="ana", stage_id="connected")
-    world.app.qualify(ids["mql"], actor="ana")
-    world.app.disqualify(ids["sql"], actor="ana", reason_id="no_budget")
-    world.app.follow_up(ids["sql"], actor="ana", note="called")
-    world.app.associate(ids["inquiry"], actor="ana", kind="company", target_id="c-1")
-    world.app.toggle_favorite(ids["inquiry"], user_id="ana")
-    world.app.toggle_favorite(ids["mql"], user_id="ana")
-    world.app.toggle_favorite(ids["mql"], user_id="ben")
-    world.app.toggle_favorite(ids["sql"], user_id="ana")
-    world.app.toggle_favorite(ids["sql"], user_id="ana")
+    world.app.execute(world.app.recycle, ids["recycled"], actor="ana")
+    world.app.execute(world.app.close_invalid, ids["closed"], actor="ana", reason="spam")
+    world.app.execute(world.app.void, ids["voided"], actor="ana")
+    world.app.execute(world.app.void, ids["unvoided"], actor="ana")
+    world.app.execute(world.app.unvoid, ids["unvoided"], actor="ana")
+    world.app.execute(world.app.toggle_favorite, ids["deleted"], user_id="ana")
+    world.app.execute(world.app.delete, ids["deleted"], actor="ana")
+    world.app.execute(world.app.merge, ids["survivor"], ids["merged"], actor="ana")
+    world.app.execute(world.app.move_stage, ids["inquiry"], actor="ana", stage_id="connected")
+    world.app.execute(world.app.qualify, ids["mql"], actor="ana")
+    world.app.execute(world.app.disqualify, ids["sql"], actor="ana", reason_id="no_budget")
+    world.app.execute(world.app.follow_up, ids["sql"], actor="ana", note="called")
+    world.app.execute(world.app.associate, ids["inquiry"], actor="ana", kind="company", target_id="c-1")
+    world.app.execute(world.app.toggle_favorite, ids["inquiry"], user_id="ana")
+    world.app.execute(world.app.toggle_favorite, ids["mql"], user_id="ana")
+    world.app.execute(world.app.toggle_favorite, ids["mql"], user_id="ben")
+    world.app.execute(world.app.toggle_favorite, ids["sql"], user_id="ana")
+    world.app.execute(world.app.toggle_favorite, ids["sql"], user_id="ana")
     world.receive("renamed", occurred_at="2026-11-01T12:00:00Z", contact={"first_name": "Grace"}, campaign_id="renamed")
     return ids
 
@@ -107,6 +116,7 @@ def test_the_lead_list_on_postgres_answers_like_on_sqlite(world: World) -> None:
         ids["mql"],
         ids["sql"],
     }
+    world.model.runner.catch_up()
     counts = world.model.leads.counts(filters=LeadFilters(), user_id="ana")
     assert counts == {"all": 10, "marketplace": 4, "qualified": 3, "favorites": 2, "archived": 3}
 
@@ -123,38 +133,38 @@ def test_the_rebuild_command_on_postgres_gives_back_the_live_model(
     world: World, postgres_database: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     busy_history(world)
+    world.model.runner.catch_up()
     live = world.model.dump()
     assert len(live["intake_rm_leads"]) == 11
     for name, value in postgres_settings(postgres_database).items():
         monkeypatch.setenv(f"INTAKE_{name.upper()}", str(value))
-    cli = typer.Typer()
-    cli.callback()(lambda: None)
-    readmodel_cli.register(cli)
-    result = CliRunner().invoke(cli, ["rebuild-read-models"])
+    result = CliRunner().invoke(intake_cli, ["rebuild-read-models"])
     assert result.exit_code == 0, result.output
     assert world.model.dump() == live
-    world.receive("after-the-rebuild")  # the live projector carries on from the rebuilt position
+    world.receive("after-the-rebuild")  # the live runner carries on from the rebuilt position
+    world.model.runner.catch_up()
     assert len(world.model.dump()["intake_rm_leads"]) == 12
 
 
 def test_two_replicas_projecting_into_one_database_apply_each_event_once(settings: IntakeSettings) -> None:
     writer = world_on(settings)
-    writer.app.on_recorded.clear()  # nothing projected while the history is written
-    busy_history(writer)
-    for lead_id in list(writer.ids(include_voided=True))[:3]:
+    busy_history(writer)  # nothing projected while the history is written
+    for lead_id in busy_ids(writer)[:3]:
         for n in range(5):
-            writer.app.follow_up(lead_id, actor="ana", note=f"call {n}")  # counters expose double application
+            writer.app.execute(
+                writer.app.follow_up, lead_id, actor="ana", note=f"call {n}"
+            )  # counters expose double application
     replicas = [world_on(settings) for _ in range(2)]
     try:
         for replica in replicas:
-            replica.model.projector.batch_size = 3
+            replica.model.runner.batch_size = 3
         barrier = threading.Barrier(len(replicas))
         errors: list[BaseException] = []
 
         def project(replica: World) -> None:
             barrier.wait()
             try:
-                replica.model.projector.catch_up()
+                replica.model.runner.catch_up()
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
@@ -165,6 +175,7 @@ def test_two_replicas_projecting_into_one_database_apply_each_event_once(setting
             t.join(timeout=60)
         assert not errors
         concurrent = writer.model.dump()
+        assert len(concurrent["intake_rm_leads"]) == 11
         writer.model.rebuild()
         assert writer.model.dump() == concurrent
     finally:
@@ -187,7 +198,7 @@ async def test_the_running_service_lists_leads_from_kafka_and_http_and_rebuilds_
         )
     )
     async with started(service):
-        transport = httpx.ASGITransport(app=service.parts.api)
+        transport = httpx.ASGITransport(app=service.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
             await produce(
                 kafka_bootstrap,
@@ -206,10 +217,8 @@ async def test_the_running_service_lists_leads_from_kafka_and_http_and_rebuilds_
             await http.post(f"/v1/leads/{lead_id}/close-invalid", json={"reason": "spam"})
             archived = (await http.get("/v1/leads", params={"tab": "archived"})).json()
             assert [i["lead_id"] for i in archived["items"]] == [lead_id]  # read-your-writes, no waiting
-            live = await service.parts.worker.call(
-                lambda: LeadReadModel.open(service.parts.app, open_read_store(service.parts.settings))
-            )
+            live = await service.worker.call(lambda: lead_list_of(service.app, open_read_store(service.settings)))
             before = live.dump()
-            await service.parts.worker.call(live.rebuild)
+            await service.worker.call(live.rebuild)
             assert live.dump() == before
-            live.close()
+            live.store.close()

@@ -7,7 +7,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from assignment.application import AssignmentApplication, AssignmentPolicy
-from assignment.stream import to_integration_event
+from assignment.entrypoints.stream import to_integration_event
+from assignment.projections import AssignmentReadModel, AssignmentsProjection
 from leadflow_shared.clock import FixedClock
 from leadflow_shared.contracts import (
     IntegrationEvent,
@@ -18,6 +19,8 @@ from leadflow_shared.contracts import (
     LeadStatusChangedV1,
     LeadUpdatedV1,
 )
+from leadflow_shared.projection import ProjectionRunner
+from leadflow_shared.readstore import SQLiteReadStore
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 MONDAY_10_UTC = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -36,13 +39,17 @@ class Scenario:
     def __init__(self, now: datetime = MONDAY_10_UTC, **policy: Any) -> None:
         self.clock = FixedClock(now)
         self.app = AssignmentApplication(env=POPO, clock=self.clock, policy=AssignmentPolicy(**policy))
+        self.read_model = AssignmentReadModel(
+            ProjectionRunner(self.app, SQLiteReadStore.in_memory(), AssignmentsProjection())
+        )
+        self.app.reads = self.read_model
         self.versions: dict[UUID, int] = {}
         self.facts: dict[UUID, dict[str, Any]] = {}
 
     # -- given --
 
     def seller(self, seller_id: str, teams: list[str] | None = None, **profile: Any) -> Scenario:
-        self.app.put_seller(seller_id, {"name": seller_id.title(), **profile}, teams)
+        self.app.execute(self.app.put_seller, seller_id, {"name": seller_id.title(), **profile}, teams)
         return self
 
     def sellers(self, *seller_ids: str, **profile: Any) -> Scenario:
@@ -51,9 +58,9 @@ class Scenario:
         return self
 
     def rules(self, *rules: dict[str, Any], activate: bool = True, name: str = "rules") -> int:
-        version = self.app.draft_ruleset(name, list(rules))
+        version = self.app.execute(self.app.draft_ruleset, name, list(rules))
         if activate:
-            self.app.activate_ruleset(version)
+            self.app.execute(self.app.activate_ruleset, version)
         return version
 
     def later(self, **delta: float) -> Scenario:
@@ -66,8 +73,9 @@ class Scenario:
         lead_id = lead_id_of(external_id)
         self.versions[lead_id] = 1
         self.facts[lead_id] = facts
-        self.app.assign_received_lead(
-            LeadReceivedV1(**self._snapshot(lead_id, external_id, facts), received_at=self.clock.now())
+        self.app.execute(
+            self.app.assign_received_lead,
+            LeadReceivedV1(**self._snapshot(lead_id, external_id, facts), received_at=self.clock.now()),
         )
         return lead_id
 
@@ -75,12 +83,15 @@ class Scenario:
         self.versions[lead_id] += 1
         self.facts[lead_id] = {**self.facts[lead_id], **facts}
         snapshot = self._snapshot(lead_id, str(lead_id), self.facts[lead_id])
-        self.app.update_lead(LeadUpdatedV1(**snapshot, changed_fields=list(facts), updated_at=self.clock.now()))
+        self.app.execute(
+            self.app.update_lead, LeadUpdatedV1(**snapshot, changed_fields=list(facts), updated_at=self.clock.now())
+        )
 
     def status(self, lead_id: UUID, action: str, previous_owner: str | None = None) -> None:
         self.versions[lead_id] += 1
         after = {"recycled": "unassigned", "converted": "converted", "closed_invalid": "closed_invalid"}
-        self.app.apply_status_change(
+        self.app.execute(
+            self.app.apply_status_change,
             LeadStatusChangedV1(
                 aggregate_id=lead_id,
                 version=self.versions[lead_id],
@@ -90,15 +101,16 @@ class Scenario:
                 status_after=after.get(action, "assigned"),
                 previous_owner_id=previous_owner,
                 occurred_at=self.clock.now(),
-            )
+            ),
         )
 
     def deleted(self, lead_id: UUID) -> None:
         self.versions[lead_id] += 1
-        self.app.close_deleted_lead(
+        self.app.execute(
+            self.app.close_deleted_lead,
             LeadDeletedV1(
                 aggregate_id=lead_id, version=self.versions[lead_id], lead_id=lead_id, occurred_at=self.clock.now()
-            )
+            ),
         )
 
     def _snapshot(self, lead_id: UUID, external_id: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -127,10 +139,19 @@ class Scenario:
         return self.app.get_assignment(lead_id).history[-1]["explanation"]  # type: ignore[no-any-return]
 
     def reasons(self, lead_id: UUID) -> dict[str, list[str]]:
-        return {c["seller_id"]: c["reasons"] for c in self.explanation(lead_id)["candidates"]}
+        """Why each candidate was (not) eligible in the last decision: recomputed in full."""
+        return {c["seller_id"]: c["reasons"] for c in self.app.explain_in_full(lead_id)[-1]["candidates"]}
+
+    def candidates(self, lead_id: UUID) -> list[dict[str, Any]]:
+        """Every candidate of the last decision, recomputed in full (`?full=true`)."""
+        return self.app.explain_in_full(lead_id)[-1]["candidates"]  # type: ignore[no-any-return]
+
+    def ranking(self, lead_id: UUID) -> list[str]:
+        """The top of the last decision's ranking, as recorded."""
+        return [standing["seller_id"] for standing in self.explanation(lead_id)["tie_break"]["top"]]
 
     def open_leads(self, seller_id: str) -> int:
-        return len(self.app.get_seller(seller_id).open_leads)
+        return self.app.get_seller(seller_id).open_count
 
     def published(self) -> list[IntegrationEvent]:
         events = [

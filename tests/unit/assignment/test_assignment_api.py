@@ -8,7 +8,7 @@ import httpx
 import pytest
 from assignment_scenario import Scenario
 
-from assignment.api import create_api
+from assignment.entrypoints.api import create_api
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.unit
 async def walk() -> AsyncIterator[tuple[Scenario, httpx.AsyncClient]]:
     s = Scenario()
     worker = StoreWorker("assignment-test")
-    api = create_api(s.app, worker, {})
+    api = create_api(s.app, worker, {}, s.read_model)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://assignment") as http:
         yield s, http
     worker.shutdown()

@@ -94,7 +94,7 @@ def test_available_within_n_hours_lets_a_rule_include_sellers_who_start_soon() -
     s.rules(everyone(name="within 3h", available_within_hours=3))
     soon = s.lead("b")
     assert s.owner(soon) == "early"
-    (candidate,) = s.explanation(soon)["candidates"]
+    (candidate,) = s.candidates(soon)
     assert candidate["available_from"] == "2026-11-02T12:00:00+00:00"
 
 

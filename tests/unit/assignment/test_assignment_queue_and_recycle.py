@@ -6,7 +6,7 @@ import pytest
 from assignment_scenario import Scenario, everyone
 
 from assignment.domain import LeadClosed
-from assignment.projections import assignment_view
+from assignment.projections import assignment_view, load_report
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,7 @@ def test_waiting_leads_are_assigned_in_arrival_order_when_someone_becomes_eligib
     assert s.app.rerun_waiting() == {"tried": 750, "assigned": 700, "still_waiting": 50}
     assigned = [e.lead_id for e in s.assigned()]
     assert assigned == waiting[:700]  # oldest first
-    assert [q["lead_id"] for q in s.app.waiting_leads()] == [str(w) for w in waiting[700:]]
+    assert [q["lead_id"] for q in s.read_model.queue()] == [str(w) for w in waiting[700:]]
     assert s.open_leads("ann") + s.open_leads("bob") == 700
 
 
@@ -62,18 +62,18 @@ def test_a_recycled_lead_whose_only_seller_is_excluded_waits_and_the_re_run_keep
 
 def test_manual_assignment_needs_a_reason_and_is_refused_for_a_closed_lead() -> None:
     s = Scenario().sellers("ann", "bob")
-    s.app.define_team("desk", "Desk", ["bob"])
+    s.app.execute(s.app.define_team, "desk", "Desk", ["bob"])
     lead = s.lead("m")
-    s.app.assign_by_hand(lead, seller_id=None, team_id="desk", reason="team decides")
+    s.app.execute(s.app.assign_by_hand, lead, seller_id=None, team_id="desk", reason="team decides")
     assert (s.owner(lead), s.app.get_assignment(lead).team_id, s.open_leads("ann")) == (None, "desk", 0)
     s.status(lead, "closed_invalid")
     with pytest.raises(LeadClosed):
-        s.app.assign_by_hand(lead, seller_id="ann", team_id=None, reason="too late")
+        s.app.execute(s.app.assign_by_hand, lead, seller_id="ann", team_id=None, reason="too late")
 
 
 def test_the_explanation_names_rule_set_rule_segment_candidates_reasons_and_tie_break() -> None:
     s = Scenario().seller("ann", capacity=1).seller("bob").seller("cy", languages=["fr"])
-    s.app.define_segment("emea", 1, {"field": "country", "op": "in", "value": ["DE", "FR"]})
+    s.app.execute(s.app.define_segment, "emea", 1, {"field": "country", "op": "in", "value": ["DE", "FR"]})
     version = s.rules(
         {"name": "apac", "conditions": {"field": "country", "op": "equals", "value": "JP"},
          "target": {"kind": "sellers"}, "method": "round_robin"},
@@ -94,7 +94,13 @@ def test_the_explanation_names_rule_set_rule_segment_candidates_reasons_and_tie_
     assert explanation["rules_skipped"] == [{"rule": "apac", "why": "conditions not met"}]
     assert explanation["decided_at"] == "2026-11-02T10:00:00+00:00"
     assert explanation["outcome"] == "seller"
-    candidates = {c["seller_id"]: c for c in explanation["candidates"]}
+    assert explanation["considered"] == 3
+    assert explanation["exclusions"] == {"attribute_mismatch": 1, "capacity_full": 1}
+    assert explanation["eligible"] == ["bob"]
+    # Every candidate, with its reasons, is recomputed on demand (GET ...?full=true), never stored.
+    (full,) = [d for d in s.app.explain_in_full(lead) if d["recorded"]["seller_id"] == "bob"]
+    assert full["same_outcome"] is True
+    candidates = {c["seller_id"]: c for c in full["candidates"]}
     assert candidates["ann"] == {
         "seller_id": "ann", "eligible": False, "reasons": ["capacity_full"], "open_leads": 1, "capacity": 1,
         "last_assigned_at": "2026-11-02T10:00:00+00:00", "turn": 1, "available_from": None,
@@ -104,7 +110,7 @@ def test_the_explanation_names_rule_set_rule_segment_candidates_reasons_and_tie_
     assert explanation["tie_break"] == {
         "method": "round_robin",
         "key": "longest wait since last assignment (last_assigned_at, turn, join order)",
-        "ranking": ["bob"],
+        "top": [{"seller_id": "bob", "open_leads": 0, "capacity": None, "last_assigned_at": None, "turn": 0}],
         "winner": "bob",
     }
     # GET /v1/leads/{id}/assignment shows the owner and each decision with its explanation
@@ -124,7 +130,7 @@ def test_load_report_counts_open_leads_recent_assignments_and_fairness_per_rule(
     s.later(days=2)
     for i in range(3):
         s.lead(f"new{i}")
-    report = s.app.load_report()
+    report = load_report(s.app.seller_aggregates(), s.read_model.load_report_queries(), s.clock.now())
     rows = {r["seller_id"]: r for r in report["sellers"]}
     assert rows["ann"]["open_leads"] == 3 and rows["ann"]["remaining_capacity"] == 7
     assert (rows["ann"]["assigned_last_24h"], rows["ann"]["assigned_last_7d"]) == (1, 3)

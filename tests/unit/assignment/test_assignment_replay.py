@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from assignment_scenario import NINE_TO_FIVE, Scenario, everyone
 
-from assignment.simulation import replay_decisions
+from assignment.application.simulation import replay_decisions
+from assignment.projections import load_report
 
 pytestmark = pytest.mark.unit
 
@@ -21,8 +22,8 @@ def recorded_history() -> Scenario:
     s.seller("austin", time_zone="America/Chicago", working_hours=NINE_TO_FIVE, capacity=6, territories=["US"])
     s.seller("owl", time_zone="Asia/Tokyo", working_hours={"fri": [["22:00", "06:00"]]}, capacity=3)
     s.seller("floater", capacity=4, territories=["DE", "US"])
-    s.app.define_team("emea", "EMEA", ["berlin", "floater"])
-    s.app.define_segment("enterprise", 10, {"field": "company_size", "op": "in", "value": ["1000+"]})
+    s.app.execute(s.app.define_team, "emea", "EMEA", ["berlin", "floater"])
+    s.app.execute(s.app.define_segment, "enterprise", 10, {"field": "company_size", "op": "in", "value": ["1000+"]})
     s.rules(
         {"name": "enterprise to emea", "segment": "enterprise", "target": {"kind": "team", "team_id": "emea"},
          "method": "load_balancing"},
@@ -47,7 +48,7 @@ def recorded_history() -> Scenario:
         if hour % 3 == 2:
             s.status(leads[-5], "converted")
             s.status(leads[-4], "recycled", previous_owner=s.owner(leads[-4]))
-            s.app.assign_by_hand(leads[-3], seller_id="owl", team_id=None, reason="night desk")
+            s.app.execute(s.app.assign_by_hand, leads[-3], seller_id="owl", team_id=None, reason="night desk")
         if hour % 4 == 3:
             s.app.rerun_waiting()
         s.later(minutes=40)
@@ -71,7 +72,7 @@ def replay_decisions_at_offset(s: Scenario, hours: int):  # type: ignore[no-unty
     """The replay with every decision's clock shifted: proves the comparison can fail."""
     from datetime import timedelta
 
-    import assignment.simulation as simulation
+    import assignment.application.simulation as simulation
 
     original = simulation.decision_time
     simulation.decision_time = lambda event: original(event) + timedelta(hours=hours)  # type: ignore[assignment]
@@ -103,14 +104,14 @@ def test_what_if_replays_past_leads_through_a_draft_and_changes_nothing_live() -
         s.app.recorder.max_notification_id(),
         [copy.deepcopy(vars(x)) for x in s.app.sellers()],
         copy.deepcopy(s.app.rulebook().versions),
-        s.app.load_report(),
+        load_report(s.app.seller_aggregates(), s.read_model.load_report_queries(), s.clock.now()),
     )
     result = s.app.simulate_ruleset(draft, last=6)
     after = (
         s.app.recorder.max_notification_id(),
         [copy.deepcopy(vars(x)) for x in s.app.sellers()],
         copy.deepcopy(s.app.rulebook().versions),
-        s.app.load_report(),
+        load_report(s.app.seller_aggregates(), s.read_model.load_report_queries(), s.clock.now()),
     )
     assert after == before  # nothing live moved
     # actual: l6..l11 went ann, bob, cy, ann, bob, cy; the draft: US → ann/bob in turn, DE → cy

@@ -14,14 +14,14 @@ import httpx
 import pytest
 import typer
 from eventsourcing.persistence import RecordConflictError
+from intake_world import lead_list_of
 from typer.testing import CliRunner
 
-from intake.api import create_api
 from intake.application import IntakeApplication
+from intake.application.importing import COLUMNS, FileRefused, ImportReport, LeadFile, import_file, write_template
 from intake.domain import lead_id_for
-from intake.importer import COLUMNS, FileRefused, ImportReport, LeadFile, import_file, write_template
-from intake.importer import cli as import_cli
-from intake.importer.api import BODY_LIMITS, import_router
+from intake.entrypoints import cli as import_cli
+from intake.entrypoints.api import create_api
 from leadflow_shared.clock import FixedClock
 from leadflow_shared.store import StoreWorker
 
@@ -199,11 +199,11 @@ def test_a_batch_that_conflicts_with_another_writer_is_retried(
 ) -> None:
     real, calls = app.receive_leads, []
 
-    def conflicting_once(rows: Any, *, via: str) -> Any:
+    def conflicting_once(uow: Any, rows: Any, *, via: str) -> Any:
         calls.append(via)
         if len(calls) == 1:
             raise RecordConflictError("another writer was first")
-        return real(rows, via=via)
+        return real(uow, rows, via=via)
 
     monkeypatch.setattr(app, "receive_leads", conflicting_once)
     report = run_import(app, csv_bytes([row("1"), row("2")]))
@@ -282,9 +282,7 @@ def test_the_report_is_written_as_json_or_csv(app: IntakeApplication, tmp_path: 
 
 
 def commands() -> typer.Typer:
-    cli = typer.Typer()
-    import_cli.register(cli)
-    return cli
+    return import_cli.cli
 
 
 def test_the_cli_imports_a_file_writes_the_report_and_exits_1_on_rejected_rows(
@@ -322,7 +320,7 @@ def test_the_cli_exits_2_on_a_refused_file_and_writes_the_template(tmp_path: Pat
 @pytest.fixture
 async def http(app: IntakeApplication) -> AsyncIterator[httpx.AsyncClient]:
     worker = StoreWorker("test")
-    api = create_api(app, worker, {}, extra_routers=[import_router(app, worker)], body_limits=BODY_LIMITS)
+    api = create_api(app, worker, {}, lead_list_of(app))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as client:
         yield client
     worker.shutdown()
@@ -395,11 +393,11 @@ def test_the_cli_exits_3_when_the_store_fails_mid_file_and_keeps_what_was_record
 ) -> None:
     real, calls = app.receive_leads, []
 
-    def failing_second_batch(rows: Any, *, via: str) -> Any:
+    def failing_second_batch(uow: Any, rows: Any, *, via: str) -> Any:
         calls.append(via)
         if len(calls) == 2:
             raise ConnectionError("the store went away")
-        return real(rows, via=via)
+        return real(uow, rows, via=via)
 
     monkeypatch.setattr(app, "receive_leads", failing_second_batch)
     monkeypatch.setattr(import_cli, "open_store", lambda: app)

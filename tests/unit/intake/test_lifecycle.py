@@ -10,7 +10,7 @@ import pytest
 
 from intake.application import IntakeApplication, LeadNotFound
 from intake.domain import DuplicateCustomerPhone, IllegalTransition, SettingConflict, SettingRequirement
-from intake.stream import to_integration_event
+from intake.entrypoints.stream import to_integration_event
 from leadflow_shared.clock import FixedClock
 from leadflow_shared.contracts import (
     ContactLifecycleChangedV1,
@@ -44,11 +44,12 @@ def inbound(external_id: str, **overrides: Any) -> InboundLeadV1:
 
 
 def new_lead(app: IntakeApplication, external_id: str = "1", **overrides: Any) -> UUID:
-    return app.receive_lead(inbound(external_id, **overrides), via="http").lead_id
+    return app.execute(app.receive_lead, inbound(external_id, **overrides), via="http").lead_id
 
 
 def assign(app: IntakeApplication, lead_id: UUID, seller: str = "s1", version: int = 2) -> None:
-    app.on_assignment_decided(
+    app.execute(
+        app.on_assignment_decided,
         LeadAssignedV1(
             aggregate_id=lead_id,
             version=version,
@@ -57,7 +58,7 @@ def assign(app: IntakeApplication, lead_id: UUID, seller: str = "s1", version: i
             team_id="store-7",
             method="round_robin",
             decided_at=NOW,
-        )
+        ),
     )
 
 
@@ -98,17 +99,17 @@ def test_a_re_sent_or_older_assignment_decision_changes_nothing(app: IntakeAppli
 
 def test_convert_only_from_assigned(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    error = refused(lambda: app.convert(lead_id, actor="u1"), "unassigned")
+    error = refused(lambda: app.execute(app.convert, lead_id, actor="u1"), "unassigned")
     assert "convert" not in error.allowed
     assign(app, lead_id)
-    customer_id = app.convert(lead_id, actor="u1")
+    customer_id = app.execute(app.convert, lead_id, actor="u1")
     lead = app.get_lead(lead_id)
     assert (lead.status, lead.customer_id) == ("converted", customer_id)
-    refused(lambda: app.convert(lead_id, actor="u1"), "converted")
-    refused(lambda: app.recycle(lead_id, actor="u1"), "converted")
-    refused(lambda: app.close_invalid(lead_id, actor="u1", reason="x"), "converted")
-    refused(lambda: app.delete(lead_id, actor="u1"), "converted")
-    refused(lambda: app.void(lead_id, actor="u1"), "converted")
+    refused(lambda: app.execute(app.convert, lead_id, actor="u1"), "converted")
+    refused(lambda: app.execute(app.recycle, lead_id, actor="u1"), "converted")
+    refused(lambda: app.execute(app.close_invalid, lead_id, actor="u1", reason="x"), "converted")
+    refused(lambda: app.execute(app.delete, lead_id, actor="u1"), "converted")
+    refused(lambda: app.execute(app.void, lead_id, actor="u1"), "converted")
 
 
 def test_conversion_is_refused_when_a_customer_has_the_same_phone_and_may_link_instead(
@@ -119,12 +120,12 @@ def test_conversion_is_refused_when_a_customer_has_the_same_phone_and_may_link_i
     assert app.get_lead(second).possible_duplicates == [str(first)]  # same normalised phone
     assign(app, first)
     assign(app, second)
-    customer_id = app.convert(first, actor="u1")
+    customer_id = app.execute(app.convert, first, actor="u1")
     with pytest.raises(DuplicateCustomerPhone) as caught:
-        app.convert(second, actor="u1")
+        app.execute(app.convert, second, actor="u1")
     assert caught.value.customer_id == customer_id
     assert app.get_lead(second).status == "assigned"
-    assert app.convert(second, actor="u1", link_to_customer=customer_id) == customer_id
+    assert app.execute(app.convert, second, actor="u1", link_to_customer=customer_id) == customer_id
     assert app.get_lead(second).customer_id == customer_id
     # a later lead with that phone is flagged as matching the customer too
     third = new_lead(app, "3", contact={"phone": "+442079460958"})
@@ -133,9 +134,9 @@ def test_conversion_is_refused_when_a_customer_has_the_same_phone_and_may_link_i
 
 def test_recycle_clears_owner_and_team_and_returns_to_unassigned(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    refused(lambda: app.recycle(lead_id, actor="u1"), "unassigned")
+    refused(lambda: app.execute(app.recycle, lead_id, actor="u1"), "unassigned")
     assign(app, lead_id)
-    app.recycle(lead_id, actor="u1", reason="no answer")
+    app.execute(app.recycle, lead_id, actor="u1", reason="no answer")
     lead = app.get_lead(lead_id)
     assert (lead.status, lead.owner_id, lead.team_id) == ("unassigned", None, None)
     recycled = [e for e in published(app) if isinstance(e, LeadStatusChangedV1) and e.action == "recycled"]
@@ -150,15 +151,15 @@ def test_recycle_clears_owner_and_team_and_returns_to_unassigned(app: IntakeAppl
 def test_closed_invalid_is_irreversible_and_then_allows_only_void_or_delete(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
     assign(app, lead_id)
-    app.close_invalid(lead_id, actor="u1", reason="spam")
+    app.execute(app.close_invalid, lead_id, actor="u1", reason="spam")
     assert app.get_lead(lead_id).allowed_actions() == ["void", "delete"]
     for action in (
-        lambda: app.convert(lead_id, actor="u"),
-        lambda: app.recycle(lead_id, actor="u"),
-        lambda: app.follow_up(lead_id, actor="u", note="n"),
-        lambda: app.link_document(lead_id, actor="u", kind="quote", number="Q1"),
-        lambda: app.move_stage(lead_id, actor="u", stage_id="attempting"),
-        lambda: app.close_invalid(lead_id, actor="u", reason="again"),
+        lambda: app.execute(app.convert, lead_id, actor="u"),
+        lambda: app.execute(app.recycle, lead_id, actor="u"),
+        lambda: app.execute(app.follow_up, lead_id, actor="u", note="n"),
+        lambda: app.execute(app.link_document, lead_id, actor="u", kind="quote", number="Q1"),
+        lambda: app.execute(app.move_stage, lead_id, actor="u", stage_id="attempting"),
+        lambda: app.execute(app.close_invalid, lead_id, actor="u", reason="again"),
     ):
         refused(action, "closed_invalid")
     assign(app, lead_id, "s9", version=9)  # a late decision cannot reopen it
@@ -168,43 +169,43 @@ def test_closed_invalid_is_irreversible_and_then_allows_only_void_or_delete(app:
 def test_void_hides_and_unvoid_restores_the_previous_status(app: IntakeApplication) -> None:
     unassigned = new_lead(app, "u")
     closed = new_lead(app, "c")
-    app.close_invalid(closed, actor="u", reason="junk")
+    app.execute(app.close_invalid, closed, actor="u", reason="junk")
     assigned = new_lead(app, "a")
     assign(app, assigned)
-    refused(lambda: app.void(assigned, actor="u"), "assigned")
+    refused(lambda: app.execute(app.void, assigned, actor="u"), "assigned")
     for lead_id, status in ((unassigned, "unassigned"), (closed, "closed_invalid")):
-        app.void(lead_id, actor="u", reason="test data")
+        app.execute(app.void, lead_id, actor="u", reason="test data")
         assert app.get_lead(lead_id).allowed_actions() == ["unvoid"]
         for action in (
-            lambda lid=lead_id: app.follow_up(lid, actor="u", note="n"),
-            lambda lid=lead_id: app.delete(lid, actor="u"),
-            lambda lid=lead_id: app.void(lid, actor="u"),
+            lambda lid=lead_id: app.execute(app.follow_up, lid, actor="u", note="n"),
+            lambda lid=lead_id: app.execute(app.delete, lid, actor="u"),
+            lambda lid=lead_id: app.execute(app.void, lid, actor="u"),
         ):
             refused(action, "voided")
-        app.unvoid(lead_id, actor="u")
+        app.execute(app.unvoid, lead_id, actor="u")
         assert (app.get_lead(lead_id).status, app.get_lead(lead_id).voided) == (status, False)
-    refused(lambda: app.unvoid(unassigned, actor="u"), "unassigned")
+    refused(lambda: app.execute(app.unvoid, unassigned, actor="u"), "unassigned")
 
 
 def test_delete_only_when_unassigned_or_closed_and_never_with_documents(app: IntakeApplication) -> None:
     plain = new_lead(app, "p")
-    app.delete(plain, actor="u", reason="gdpr")
+    app.execute(app.delete, plain, actor="u", reason="gdpr")
     with pytest.raises(LeadNotFound):
         app.get_lead(plain)
     assert isinstance(published(app)[-1], LeadDeletedV1)
     assigned = new_lead(app, "a")
     assign(app, assigned)
-    refused(lambda: app.delete(assigned, actor="u"), "assigned")
-    app.link_document(assigned, actor="u", kind="order", number="SO-1")
-    app.recycle(assigned, actor="u")
-    error = refused(lambda: app.delete(assigned, actor="u"), "unassigned")
+    refused(lambda: app.execute(app.delete, assigned, actor="u"), "assigned")
+    app.execute(app.link_document, assigned, actor="u", kind="order", number="SO-1")
+    app.execute(app.recycle, assigned, actor="u")
+    error = refused(lambda: app.execute(app.delete, assigned, actor="u"), "unassigned")
     assert "delete" not in error.allowed  # linked to an order
 
 
 def test_a_deleted_lead_re_sent_by_upstream_stays_deleted(app: IntakeApplication) -> None:
     lead_id = new_lead(app, "gone")
-    app.delete(lead_id, actor="u", reason="gdpr")
-    receipt = app.receive_lead(inbound("gone", occurred_at="2026-11-05T10:00:00Z"), via="kafka")
+    app.execute(app.delete, lead_id, actor="u", reason="gdpr")
+    receipt = app.execute(app.receive_lead, inbound("gone", occurred_at="2026-11-05T10:00:00Z"), via="kafka")
     assert receipt.outcome == "duplicate"
     with pytest.raises(LeadNotFound):
         app.get_lead(lead_id)
@@ -213,17 +214,17 @@ def test_a_deleted_lead_re_sent_by_upstream_stays_deleted(app: IntakeApplication
 
 def test_documents_only_while_assigned_or_converted(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    refused(lambda: app.link_document(lead_id, actor="u", kind="quote", number="Q-1"), "unassigned")
+    refused(lambda: app.execute(app.link_document, lead_id, actor="u", kind="quote", number="Q-1"), "unassigned")
     assign(app, lead_id)
-    app.link_document(lead_id, actor="u", kind="quote", number="Q-1")
-    app.convert(lead_id, actor="u")
-    app.link_document(lead_id, actor="u", kind="order", number="SO-1")
+    app.execute(app.link_document, lead_id, actor="u", kind="quote", number="Q-1")
+    app.execute(app.convert, lead_id, actor="u")
+    app.execute(app.link_document, lead_id, actor="u", kind="order", number="SO-1")
     assert app.get_lead(lead_id).documents == [{"kind": "quote", "number": "Q-1"}, {"kind": "order", "number": "SO-1"}]
 
 
 def test_a_follow_up_records_the_last_follower_and_time(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    app.follow_up(lead_id, actor="maria", note="Left a voicemail")
+    app.execute(app.follow_up, lead_id, actor="maria", note="Left a voicemail")
     lead = app.get_lead(lead_id)
     assert (lead.follow_ups, lead.last_follower, lead.last_follow_up_at) == (1, "maria", NOW)
     changed = [e for e in published(app) if isinstance(e, LeadChangedV1)]
@@ -235,9 +236,9 @@ def test_a_follow_up_records_the_last_follower_and_time(app: IntakeApplication) 
 
 def test_a_newer_upstream_version_is_applied_and_an_older_one_is_recorded_as_ignored(app: IntakeApplication) -> None:
     lead_id = new_lead(app, "1", score=10)
-    newer = app.receive_lead(inbound("1", score=80, occurred_at="2026-11-01T11:00:00Z"), via="kafka")
-    older = app.receive_lead(inbound("1", score=5, occurred_at="2026-11-01T09:00:00Z"), via="kafka")
-    same = app.receive_lead(inbound("1", score=80, occurred_at="2026-11-01T11:00:00Z"), via="http")
+    newer = app.execute(app.receive_lead, inbound("1", score=80, occurred_at="2026-11-01T11:00:00Z"), via="kafka")
+    older = app.execute(app.receive_lead, inbound("1", score=5, occurred_at="2026-11-01T09:00:00Z"), via="kafka")
+    same = app.execute(app.receive_lead, inbound("1", score=80, occurred_at="2026-11-01T11:00:00Z"), via="http")
     assert (newer.outcome, older.outcome, same.outcome) == ("updated", "duplicate", "duplicate")
     lead = app.get_lead(lead_id)
     assert (lead.score, lead.ignored_updates) == (80, 2)
@@ -253,41 +254,41 @@ def test_a_newer_upstream_version_is_applied_and_an_older_one_is_recorded_as_ign
 def test_stages_can_be_added_renamed_reordered_and_a_lead_moved(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
     assert app.get_lead(lead_id).stage_id == "new"
-    app.change_settings(lambda s: s.add_stage("meeting", "Meeting booked"))
-    app.change_settings(lambda s: s.rename_stage("meeting", "Meeting set"))
-    app.change_settings(lambda s: s.reorder_stages(["meeting", "new", "attempting", "connected"]))
+    app.execute(app.change_settings, lambda s: s.add_stage("meeting", "Meeting booked"))
+    app.execute(app.change_settings, lambda s: s.rename_stage("meeting", "Meeting set"))
+    app.execute(app.change_settings, lambda s: s.reorder_stages(["meeting", "new", "attempting", "connected"]))
     assert [s["name"] for s in app.settings().stages][:2] == ["Meeting set", "New"]
-    app.move_stage(lead_id, actor="u", stage_id="meeting")
+    app.execute(app.move_stage, lead_id, actor="u", stage_id="meeting")
     assert app.get_lead(lead_id).stage_id == "meeting"
     with pytest.raises(SettingRequirement):
-        app.move_stage(lead_id, actor="u", stage_id="nowhere")
+        app.execute(app.move_stage, lead_id, actor="u", stage_id="nowhere")
     with pytest.raises(SettingRequirement):
-        app.change_settings(lambda s: s.reorder_stages(["new"]))
+        app.execute(app.change_settings, lambda s: s.reorder_stages(["new"]))
     with pytest.raises(SettingConflict):
-        app.change_settings(lambda s: s.add_stage("new", "Again"))
+        app.execute(app.change_settings, lambda s: s.add_stage("new", "Again"))
 
 
 def test_a_stage_holding_leads_is_deleted_only_by_naming_where_they_move(app: IntakeApplication) -> None:
     holding = [new_lead(app, str(i)) for i in range(3)]
-    app.move_stage(holding[0], actor="u", stage_id="attempting")
+    app.execute(app.move_stage, holding[0], actor="u", stage_id="attempting")
     with pytest.raises(SettingConflict):
-        app.delete_stage("new", move_to=None, actor="admin")
-    assert app.delete_stage("connected", move_to=None, actor="admin") == 0  # empty: no target needed
-    assert app.delete_stage("new", move_to="attempting", actor="admin") == 2
+        app.execute(app.delete_stage, "new", move_to=None, actor="admin")
+    assert app.execute(app.delete_stage, "connected", move_to=None, actor="admin") == 0  # empty: no target needed
+    assert app.execute(app.delete_stage, "new", move_to="attempting", actor="admin") == 2
     assert {app.get_lead(i).stage_id for i in holding} == {"attempting"}
     assert [s["id"] for s in app.settings().stages] == ["attempting"]
     with pytest.raises(SettingConflict):
-        app.delete_stage("attempting", move_to=None, actor="admin")  # the last stage stays
+        app.execute(app.delete_stage, "attempting", move_to=None, actor="admin")  # the last stage stays
 
 
 def test_qualify_may_require_a_deal(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    app.qualify(lead_id, actor="u")  # not required by default
-    app.change_settings(lambda s: s.set_qualification_rules(True, False))
+    app.execute(app.qualify, lead_id, actor="u")  # not required by default
+    app.execute(app.change_settings, lambda s: s.set_qualification_rules(True, False))
     with pytest.raises(SettingRequirement) as caught:
-        app.qualify(lead_id, actor="u")
+        app.execute(app.qualify, lead_id, actor="u")
     assert caught.value.field == "deal"
-    app.qualify(lead_id, actor="u", deal={"name": "Pilot", "amount": 1200.0})
+    app.execute(app.qualify, lead_id, actor="u", deal={"name": "Pilot", "amount": 1200.0})
     assert app.get_lead(lead_id).qualification == {
         "outcome": "qualified",
         "deal": {"name": "Pilot", "amount": 1200.0},
@@ -297,27 +298,30 @@ def test_qualify_may_require_a_deal(app: IntakeApplication) -> None:
 
 def test_disqualify_may_require_a_reason_from_the_editable_list(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    app.change_settings(lambda s: s.set_qualification_rules(False, True))
+    app.execute(app.change_settings, lambda s: s.set_qualification_rules(False, True))
     with pytest.raises(SettingRequirement):
-        app.disqualify(lead_id, actor="u")
+        app.execute(app.disqualify, lead_id, actor="u")
     with pytest.raises(SettingRequirement):
-        app.disqualify(lead_id, actor="u", reason_id="made_up")
-    app.change_settings(lambda s: s.add_reason("timing", "Bad timing"))
-    app.change_settings(lambda s: s.rename_reason("timing", "Not now"))
-    app.change_settings(lambda s: s.reorder_reasons(["timing", "no_budget", "no_need", "bad_contact", "competitor"]))
+        app.execute(app.disqualify, lead_id, actor="u", reason_id="made_up")
+    app.execute(app.change_settings, lambda s: s.add_reason("timing", "Bad timing"))
+    app.execute(app.change_settings, lambda s: s.rename_reason("timing", "Not now"))
+    app.execute(
+        app.change_settings,
+        lambda s: s.reorder_reasons(["timing", "no_budget", "no_need", "bad_contact", "competitor"]),
+    )
     assert app.settings().reasons[0] == {"id": "timing", "label": "Not now"}
-    app.disqualify(lead_id, actor="u", reason_id="timing", note="call in Q3")
+    app.execute(app.disqualify, lead_id, actor="u", reason_id="timing", note="call in Q3")
     assert app.get_lead(lead_id).qualification["reason"] == "Not now"
-    app.change_settings(lambda s: s.remove_reason("timing"))
+    app.execute(app.change_settings, lambda s: s.remove_reason("timing"))
     with pytest.raises(SettingRequirement):
-        app.disqualify(lead_id, actor="u", reason_id="timing")
+        app.execute(app.disqualify, lead_id, actor="u", reason_id="timing")
 
 
 # -- automation, duplicates, merges -------------------------------------------------------
 
 
 def test_a_lead_is_auto_created_once_when_a_contact_reaches_the_configured_stage(app: IntakeApplication) -> None:
-    app.change_settings(lambda s: s.set_lifecycle_automation("sales_qualified_lead", "opportunity"))
+    app.execute(app.change_settings, lambda s: s.set_lifecycle_automation("sales_qualified_lead", "opportunity"))
 
     def change(stage: str, minutes: int) -> ContactLifecycleChangedV1:
         return ContactLifecycleChangedV1(
@@ -328,13 +332,13 @@ def test_a_lead_is_auto_created_once_when_a_contact_reaches_the_configured_stage
             occurred_at=NOW + timedelta(minutes=minutes),
         )
 
-    assert app.on_contact_lifecycle_changed(change("lead", 1)) is None
-    first = app.on_contact_lifecycle_changed(change("sales_qualified_lead", 2))
-    again = app.on_contact_lifecycle_changed(change("sales_qualified_lead", 3))
+    assert app.execute(app.on_contact_lifecycle_changed, change("lead", 1)) is None
+    first = app.execute(app.on_contact_lifecycle_changed, change("sales_qualified_lead", 2))
+    again = app.execute(app.on_contact_lifecycle_changed, change("sales_qualified_lead", 3))
     assert first is not None and first == again
     lead = app.get_lead(first)
     assert lead.version == 1 and lead.lifecycle_stage == "sales_qualified_lead"
-    app.associate(first, actor="u", kind="company", target_id="acme")
+    app.execute(app.associate, first, actor="u", kind="company", target_id="acme")
     assert app.get_lead(first).lifecycle_stage == "opportunity"
 
 
@@ -347,15 +351,15 @@ def test_possible_duplicates_are_marked_not_rejected(app: IntakeApplication) -> 
 
 def test_merge_keeps_both_leads_and_unmerge_restores_both(app: IntakeApplication) -> None:
     survivor, merged = new_lead(app, "s"), new_lead(app, "m")
-    app.merge(survivor, merged, actor="u")
+    app.execute(app.merge, survivor, merged, actor="u")
     assert app.get_lead(merged).merged_into == survivor
     assert app.get_lead(survivor).absorbed == [str(merged)]
     assert "unmerge" in app.get_lead(merged).allowed_actions()
     with pytest.raises(IllegalTransition):
-        app.merge(merged, survivor, actor="u")  # already merged away
+        app.execute(app.merge, merged, survivor, actor="u")  # already merged away
     with pytest.raises(SettingRequirement):
-        app.merge(survivor, survivor, actor="u")
-    assert app.unmerge(merged, actor="u") == survivor
+        app.execute(app.merge, survivor, survivor, actor="u")
+    assert app.execute(app.unmerge, merged, actor="u") == survivor
     assert app.get_lead(merged).merged_into is None and app.get_lead(survivor).absorbed == []
     actions = [(e.action, e.related_lead_id) for e in published(app) if isinstance(e, LeadStatusChangedV1)]
     assert actions == [("merged", survivor), ("unmerged", survivor)]
@@ -363,7 +367,7 @@ def test_merge_keeps_both_leads_and_unmerge_restores_both(app: IntakeApplication
 
 def test_favorites_toggle_per_user(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    assert app.toggle_favorite(lead_id, user_id="ana") is True
-    assert app.toggle_favorite(lead_id, user_id="ben") is True
-    assert app.toggle_favorite(lead_id, user_id="ana") is False
+    assert app.execute(app.toggle_favorite, lead_id, user_id="ana") is True
+    assert app.execute(app.toggle_favorite, lead_id, user_id="ben") is True
+    assert app.execute(app.toggle_favorite, lead_id, user_id="ana") is False
     assert app.get_lead(lead_id).favorited_by == {"ben"}

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from intake_world import lead_list_of
 
-from intake.api import create_api
 from intake.application import IntakeApplication
+from intake.entrypoints.api import create_api
 from leadflow_shared.contracts import LeadAssignedV1
 from leadflow_shared.store import StoreWorker
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.unit
 async def client() -> AsyncIterator[tuple[httpx.AsyncClient, IntakeApplication]]:
     app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     worker = StoreWorker("test")
-    api = create_api(app, worker, {})
+    api = create_api(app, worker, {}, lead_list_of(app))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
         yield http, app
     worker.shutdown()
@@ -51,7 +52,8 @@ async def test_conversion_refused_on_a_customer_phone_names_the_customer(client:
     http, app = client
     ids = [(await http.post("/v1/leads", json=lead(str(i)))).json()["lead"]["lead_id"] for i in (1, 2)]
     for i, lead_id in enumerate(ids):
-        app.on_assignment_decided(
+        app.execute(
+            app.on_assignment_decided,
             LeadAssignedV1(
                 aggregate_id=lead_id,
                 version=2,
@@ -59,7 +61,7 @@ async def test_conversion_refused_on_a_customer_phone_names_the_customer(client:
                 seller_id=f"s{i}",
                 method="round_robin",
                 decided_at="2026-11-01T10:00:00Z",
-            )
+            ),
         )
     customer = (await http.post(f"/v1/leads/{ids[0]}/convert", json={})).json()["customer_id"]
     refused = await http.post(f"/v1/leads/{ids[1]}/convert", json={})

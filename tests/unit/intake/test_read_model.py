@@ -11,17 +11,15 @@ from uuid import UUID
 
 import httpx
 import pytest
-import typer
 from intake_world import START
 from intake_world import LeadListWorld as World
 from typer.testing import CliRunner
 
-from intake.api import create_api
-from intake.cli import COMMAND_MODULES
-from intake.readmodel import LeadFilters, LeadReadModel, lead_list_router, read_store_path
-from intake.readmodel import cli as readmodel_cli
-from intake.readmodel.store import SQLiteReadStore
+from intake.entrypoints.api import create_api
+from intake.entrypoints.cli import cli as intake_cli
+from intake.projections import LeadFilters, LeadListProjection
 from intake.settings import IntakeSettings
+from leadflow_shared.readstore import SQLiteReadStore, read_store_path
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -33,7 +31,7 @@ POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 def world(tmp_path: Path) -> Iterator[World]:
     w = World(POPO, SQLiteReadStore(tmp_path / "intake-read.sqlite"))
     yield w
-    w.model.close()
+    w.close()
 
 
 # -- tabs ------------------------------------------------------------------------------------
@@ -45,18 +43,18 @@ def test_each_tab_holds_its_leads_and_archived_leads_only_in_archived_and_all(wo
     sql = world.receive("sql", type="sales_qualified")
     converted = world.receive("converted")
     world.assign(converted)
-    world.app.convert(converted, actor="ana")
+    world.app.execute(world.app.convert, converted, actor="ana")
     closed = world.receive("closed", type="marketing_qualified")
-    world.app.close_invalid(closed, actor="ana", reason="spam")
+    world.app.execute(world.app.close_invalid, closed, actor="ana", reason="spam")
     survivor, merged = world.receive("survivor"), world.receive("merged")
-    world.app.merge(survivor, merged, actor="ana")
+    world.app.execute(world.app.merge, survivor, merged, actor="ana")
 
     assert world.ids("marketplace") == {inquiry, survivor}
     assert world.ids("qualified") == {mql, sql}
     assert world.ids("archived") == {converted, closed, merged}
     assert world.ids("all") == {inquiry, mql, sql, converted, closed, survivor, merged}
 
-    world.app.unmerge(merged, actor="ana")  # back out of the archive, into its own tab
+    world.app.execute(world.app.unmerge, merged, actor="ana")  # back out of the archive, into its own tab
     world.assign(converted)  # ignored: a converted lead cannot be assigned again
     assert world.ids("archived") == {converted, closed}
     assert world.ids("marketplace") == {inquiry, survivor, merged}
@@ -66,7 +64,7 @@ def test_recycled_leads_leave_their_owner_and_stay_in_their_tab(world: World) ->
     lead = world.receive("1", type="sales_qualified")
     world.assign(lead, seller="s1", team="t1")
     assert world.row(lead)["owner_id"] == "s1" and world.row(lead)["status"] == "assigned"
-    world.app.recycle(lead, actor="ana", reason="no answer")
+    world.app.execute(world.app.recycle, lead, actor="ana", reason="no answer")
     row = world.row(lead)
     assert (row["status"], row["owner_id"], row["team_id"]) == ("unassigned", None, None)
     assert world.ids("qualified") == {lead}
@@ -74,22 +72,22 @@ def test_recycled_leads_leave_their_owner_and_stay_in_their_tab(world: World) ->
 
 def test_voided_leads_are_hidden_unless_asked_for(world: World) -> None:
     kept, voided = world.receive("kept"), world.receive("voided")
-    world.app.void(voided, actor="ana", reason="test lead")
+    world.app.execute(world.app.void, voided, actor="ana", reason="test lead")
     assert world.ids("all") == {kept}
     assert world.ids("marketplace") == {kept}
     assert world.ids("all", include_voided=True) == {kept, voided}
     assert world.ids("marketplace", include_voided=True) == {kept, voided}
     assert world.counts() == {"all": 1, "marketplace": 1, "qualified": 0, "favorites": 0, "archived": 0}
     assert world.counts(include_voided=True)["all"] == 2
-    world.app.unvoid(voided, actor="ana")
+    world.app.execute(world.app.unvoid, voided, actor="ana")
     assert world.ids("all") == {kept, voided}
 
 
 def test_a_deleted_lead_disappears_from_every_tab_count_and_favorite_list(world: World) -> None:
     kept, deleted = world.receive("kept"), world.receive("deleted")
-    world.app.toggle_favorite(deleted, user_id="ana")
-    world.app.follow_up(deleted, actor="ana", note="called")
-    world.app.delete(deleted, actor="ana", reason="gdpr")
+    world.app.execute(world.app.toggle_favorite, deleted, user_id="ana")
+    world.app.execute(world.app.follow_up, deleted, actor="ana", note="called")
+    world.app.execute(world.app.delete, deleted, actor="ana", reason="gdpr")
     for tab in ("all", "marketplace", "favorites"):
         assert world.ids(tab, include_voided=True) == ({kept} if tab != "favorites" else set())
     assert world.counts(include_voided=True) == {
@@ -106,18 +104,20 @@ def test_a_deleted_lead_disappears_from_every_tab_count_and_favorite_list(world:
 
 def test_favorites_are_per_user_and_toggle(world: World) -> None:
     a, b, c = world.receive("a"), world.receive("b"), world.receive("c")
-    world.app.toggle_favorite(a, user_id="ana")
-    world.app.toggle_favorite(b, user_id="ana")
-    world.app.toggle_favorite(b, user_id="ben")
+    world.app.execute(world.app.toggle_favorite, a, user_id="ana")
+    world.app.execute(world.app.toggle_favorite, b, user_id="ana")
+    world.app.execute(world.app.toggle_favorite, b, user_id="ben")
     assert world.ids("favorites", user="ana") == {a, b}
     assert world.ids("favorites", user="ben") == {b}
     assert world.ids("favorites", user="cy") == set()
-    world.app.toggle_favorite(a, user_id="ana")  # off again
+    world.app.execute(world.app.toggle_favorite, a, user_id="ana")  # off again
     assert world.ids("favorites", user="ana") == {b}
     assert world.counts(user="ana")["favorites"] == 1 and world.counts(user="ben")["favorites"] == 1
     page = world.model.leads.page(filters=LeadFilters(), user_id="ben")
     assert {i["lead_id"]: i["favorite"] for i in page.items} == {str(a): False, str(b): True, str(c): False}
-    world.app.close_invalid(b, actor="ana", reason="spam")  # archived: out of favorites, into archived
+    world.app.execute(
+        world.app.close_invalid, b, actor="ana", reason="spam"
+    )  # archived: out of favorites, into archived
     assert world.ids("favorites", user="ben") == set() and world.ids("archived", user="ben") == {b}
 
 
@@ -130,8 +130,8 @@ def test_each_filter_narrows_the_list(world: World) -> None:
     third = world.receive("3", contact={"first_name": "Alan", "last_name": "Turing"}, company={"name": "Bletchley"})
     world.assign(second, seller="s2", team="t2")
     world.assign(third, seller="s3", team="t3")
-    world.app.convert(third, actor="ana")
-    world.app.move_stage(first, actor="ana", stage_id="connected")
+    world.app.execute(world.app.convert, third, actor="ana")
+    world.app.execute(world.app.move_stage, first, actor="ana", stage_id="connected")
 
     assert world.ids(status=("assigned",)) == {second}
     assert world.ids(status=("assigned", "converted")) == {second, third}
@@ -170,8 +170,8 @@ def test_counts_per_tab_follow_the_same_filters(world: World) -> None:
     for i in range(2):
         world.receive(f"mql{i}", type="marketing_qualified", campaign_id="autumn")
     closed = world.receive("closed", campaign_id="autumn")
-    world.app.close_invalid(closed, actor="ana", reason="spam")
-    world.app.toggle_favorite(closed, user_id="ana")
+    world.app.execute(world.app.close_invalid, closed, actor="ana", reason="spam")
+    world.app.execute(world.app.toggle_favorite, closed, user_id="ana")
     assert world.counts() == {"all": 6, "marketplace": 3, "qualified": 2, "favorites": 0, "archived": 1}
     assert world.counts(campaign_id=("autumn",)) == {
         "all": 3,
@@ -190,22 +190,22 @@ def test_the_row_follows_every_kind_of_lead_event(world: World) -> None:
     lead = world.receive("1", contact={"first_name": "Ada", "email": "ada@example.com"})
     assert world.row(lead)["possible_duplicates"] == [str(other)]
     world.assign(lead, seller="s1")
-    world.app.move_stage(lead, actor="ana", stage_id="attempting")
-    world.app.follow_up(lead, actor="ana", note="called")
-    world.app.follow_up(lead, actor="ben", note="called again")
-    world.app.link_document(lead, actor="ana", kind="quote", number="Q-1")
-    world.app.qualify(lead, actor="ana", deal={"name": "Big", "amount": 10.0})
-    world.app.associate(lead, actor="ana", kind="company", target_id="c-1")
-    world.app.merge(lead, other, actor="ana")
+    world.app.execute(world.app.move_stage, lead, actor="ana", stage_id="attempting")
+    world.app.execute(world.app.follow_up, lead, actor="ana", note="called")
+    world.app.execute(world.app.follow_up, lead, actor="ben", note="called again")
+    world.app.execute(world.app.link_document, lead, actor="ana", kind="quote", number="Q-1")
+    world.app.execute(world.app.qualify, lead, actor="ana", deal={"name": "Big", "amount": 10.0})
+    world.app.execute(world.app.associate, lead, actor="ana", kind="company", target_id="c-1")
+    world.app.execute(world.app.merge, lead, other, actor="ana")
     row = world.row(lead)
     assert row["stage_id"] == "attempting" and row["qualification"] == "qualified"
     assert (row["follow_ups"], row["last_follower"], row["documents"], row["associations"]) == (2, "ben", 1, 1)
     assert row["absorbed"] == [str(other)] and world.row(other)["merged_into"] == str(lead)
-    world.app.unmerge(other, actor="ana")
+    world.app.execute(world.app.unmerge, other, actor="ana")
     assert world.row(lead)["absorbed"] == [] and world.row(other)["merged_into"] is None
-    world.app.disqualify(other, actor="ana", reason_id="no_budget")
+    world.app.execute(world.app.disqualify, other, actor="ana", reason_id="no_budget")
     assert world.row(other)["qualification"] == "disqualified"
-    customer = world.app.convert(lead, actor="ana")
+    customer = world.app.execute(world.app.convert, lead, actor="ana")
     row = world.row(lead)
     assert (row["status"], row["customer_id"]) == ("converted", str(customer))
     assert row["version"] == world.app.get_lead(lead).version
@@ -213,8 +213,8 @@ def test_the_row_follows_every_kind_of_lead_event(world: World) -> None:
 
 def test_deleting_a_stage_moves_the_leads_the_read_model_finds_there(world: World) -> None:
     a, b = world.receive("a"), world.receive("b")
-    world.app.move_stage(b, actor="ana", stage_id="connected")
-    assert world.app.delete_stage("new", move_to="attempting", actor="ana") == 1
+    world.app.execute(world.app.move_stage, b, actor="ana", stage_id="connected")
+    assert world.app.execute(world.app.delete_stage, "new", move_to="attempting", actor="ana") == 1
     assert world.app.get_lead(a).stage_id == "attempting"
     assert world.ids(stage_id=("attempting",)) == {a} and world.ids(stage_id=("connected",)) == {b}
 
@@ -231,6 +231,7 @@ def test_cursor_pages_cover_every_lead_once_newest_first(world: World) -> None:
     seen: list[str] = []
     cursor = None
     pages = 0
+    world.model.runner.catch_up()
     while True:
         page = world.model.leads.page(filters=LeadFilters(), user_id="ana", limit=10, cursor=cursor)
         pages += 1
@@ -250,31 +251,32 @@ def test_cursor_pages_cover_every_lead_once_newest_first(world: World) -> None:
 def busy_history(world: World) -> None:
     ids = [world.receive(str(i), type=("customer_inquiry", "marketing_qualified")[i % 2]) for i in range(12)]
     world.assign(ids[0])
-    world.app.convert(ids[0], actor="ana")
+    world.app.execute(world.app.convert, ids[0], actor="ana")
     world.assign(ids[1], seller="s2", team="t1")
-    world.app.recycle(ids[1], actor="ana")
-    world.app.close_invalid(ids[2], actor="ana", reason="spam")
-    world.app.void(ids[3], actor="ana")
-    world.app.void(ids[4], actor="ana")
-    world.app.unvoid(ids[4], actor="ana")
-    world.app.delete(ids[5], actor="ana")
-    world.app.toggle_favorite(ids[6], user_id="ana")
-    world.app.toggle_favorite(ids[6], user_id="ben")
-    world.app.toggle_favorite(ids[7], user_id="ana")
-    world.app.toggle_favorite(ids[7], user_id="ana")
-    world.app.move_stage(ids[8], actor="ana", stage_id="connected")
-    world.app.merge(ids[9], ids[10], actor="ana")
-    world.app.follow_up(ids[11], actor="ana", note="called")
+    world.app.execute(world.app.recycle, ids[1], actor="ana")
+    world.app.execute(world.app.close_invalid, ids[2], actor="ana", reason="spam")
+    world.app.execute(world.app.void, ids[3], actor="ana")
+    world.app.execute(world.app.void, ids[4], actor="ana")
+    world.app.execute(world.app.unvoid, ids[4], actor="ana")
+    world.app.execute(world.app.delete, ids[5], actor="ana")
+    world.app.execute(world.app.toggle_favorite, ids[6], user_id="ana")
+    world.app.execute(world.app.toggle_favorite, ids[6], user_id="ben")
+    world.app.execute(world.app.toggle_favorite, ids[7], user_id="ana")
+    world.app.execute(world.app.toggle_favorite, ids[7], user_id="ana")
+    world.app.execute(world.app.move_stage, ids[8], actor="ana", stage_id="connected")
+    world.app.execute(world.app.merge, ids[9], ids[10], actor="ana")
+    world.app.execute(world.app.follow_up, ids[11], actor="ana", note="called")
     world.receive("11", occurred_at="2026-11-01T12:00:00Z", contact={"first_name": "Barbara"})
 
 
 def test_a_rebuilt_model_equals_the_live_one(world: World) -> None:
     busy_history(world)
+    world.model.runner.catch_up()
     live = world.model.dump()
     assert len(live["intake_rm_leads"]) == 11 and len(live["intake_rm_favorites"]) == 2
     counts = world.model.rebuild()
     assert world.model.dump() == live
-    assert counts == {"intake_rm_leads": 11, "intake_rm_favorites": 2, "intake_rm_position": 1}
+    assert counts == {"intake_rm_leads": 11, "intake_rm_favorites": 2}
 
 
 def test_the_rebuild_command_replays_the_event_store_into_fresh_tables(
@@ -282,65 +284,66 @@ def test_the_rebuild_command_replays_the_event_store_into_fresh_tables(
 ) -> None:
     events = tmp_path / "stores" / "intake.sqlite"
     settings = IntakeSettings(run_dir=tmp_path, sqlite_path=events)
-    world = World(settings.eventsourcing_env(), SQLiteReadStore(tmp_path / "intake-read.sqlite"))
-    world.model.close()
-    world.model = LeadReadModel.open(world.app, SQLiteReadStore(read_store_path(settings)))
     assert read_store_path(settings) == tmp_path / "stores" / "intake-read.sqlite"
-    world.app.on_recorded[:] = [world.model.projector.on_recorded]
+    world = World(settings.eventsourcing_env(), SQLiteReadStore(read_store_path(settings)))
     busy_history(world)
+    world.model.runner.catch_up()
     live = world.model.dump()
 
     monkeypatch.setenv("INTAKE_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("INTAKE_SQLITE_PATH", str(events))
-    assert "intake.readmodel.cli" in COMMAND_MODULES
-    cli = typer.Typer()
-    cli.callback()(lambda: None)
-    readmodel_cli.register(cli)
-    result = CliRunner().invoke(cli, ["rebuild-read-models"])
+    result = CliRunner().invoke(intake_cli, ["rebuild-read-models"])
     assert result.exit_code == 0, result.output
     assert "intake_rm_leads" in result.output and "11" in result.output
     assert world.model.dump() == live
-    world.model.close()
+    world.close()
 
 
-def test_a_failing_projection_never_fails_the_command_and_catches_up_later(
+def test_a_failing_projection_never_fails_the_command_leaves_nothing_half_done_and_catches_up_later(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = world.receive("1")
-    position = world.model.projector.position()
+    runner = world.model.runner
+    runner.catch_up()
+    position = runner.position()
 
     def broken(*_: Any) -> None:
         raise RuntimeError("read store down")
 
-    monkeypatch.setattr(world.model.projector, "_apply_event", broken)
-    second = world.receive("2")  # the command succeeds; the projection logs and waits
-    world.app.toggle_favorite(first, user_id="ana")
+    monkeypatch.setattr(LeadListProjection, "_apply_event", broken)
+    second = world.receive("2")  # the command succeeds; the projection is not on its path
+    world.app.execute(world.app.toggle_favorite, first, user_id="ana")
     assert world.app.get_lead(second).version == 1
-    assert world.model.projector.position() == position  # the failed batch left nothing behind
-    assert world.ids() == {first}
+    with pytest.raises(RuntimeError):
+        runner.catch_up()
+    assert runner.position() == position  # the failed batch left nothing behind
     monkeypatch.undo()
-    world.model.projector.catch_up()
     assert world.ids() == {first, second} and world.ids("favorites") == {first}
 
 
-async def test_the_background_job_catches_up_at_start_and_stops_promptly(world: World) -> None:
-    world.app.on_recorded.clear()  # only the job projects now
+async def test_the_background_job_follows_the_log_reports_being_stuck_and_stops_promptly(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = world.model.runner
     lead = world.receive("1")
-    assert world.ids() == set()
-    world.model.projector.poll_seconds = 0.05
-    job = asyncio.create_task(world.model.projector.run())
-    for _ in range(100):
-        if world.ids() == {lead}:
+    runner.poll_seconds = 0.05
+    job = asyncio.create_task(runner.run())
+    assert await runner.wait_for(world.app.recorder.max_notification_id(), timeout=2)
+    assert lead in {UUID(i["lead_id"]) for i in world.model.leads.page(filters=LeadFilters(), user_id="a").items}
+    # A projection that keeps failing says so (what /readyz shows), and recovers.
+    monkeypatch.setattr(LeadListProjection, "_apply_event", lambda *_: 1 / 0)
+    world.receive("2")
+    for _ in range(200):
+        if runner.health.problems():
             break
         await asyncio.sleep(0.02)
-    assert world.ids() == {lead}
-    later = world.receive("2")  # picked up by the poll
-    for _ in range(100):
-        if later in world.ids():
-            break
-        await asyncio.sleep(0.02)
-    assert world.ids() == {lead, later}
-    world.model.projector.stop()
+    (problem,) = runner.health.problems().values()
+    assert "projection intake-lead-list stuck" in problem and "ZeroDivisionError" in problem
+    monkeypatch.undo()
+    assert await runner.wait_for(world.app.recorder.max_notification_id(), timeout=5)
+    await asyncio.sleep(0.1)
+    assert runner.health.problems() == {}
+    runner.stop()
     await asyncio.wait_for(job, timeout=2)
 
 
@@ -349,10 +352,15 @@ async def test_the_background_job_catches_up_at_start_and_stops_promptly(world: 
 
 @pytest.fixture
 async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with the lead list's runner following the log, as in the service."""
     worker = StoreWorker("test")
-    api = create_api(world.app, worker, {}, extra_routers=[lead_list_router(world.model.leads)])
+    api = create_api(world.app, worker, {}, world.model)
+    world.app.on_recorded.append(world.model.runner.listener(asyncio.get_running_loop()))
+    job = asyncio.create_task(world.model.runner.run())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as client:
         yield client
+    world.model.runner.stop()
+    await job
     worker.shutdown()
 
 

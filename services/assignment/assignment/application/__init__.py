@@ -1,16 +1,17 @@
-"""assignment's application layer: use cases (use_cases.py) over a store shared safely
-between processes (store.py)."""
+"""assignment's application layer: the use cases, the engine's seller views, replays and what-if,
+and the periodic re-run of waiting leads."""
 
-from .store import SellerNotFound, SharedStoreApplication, seller_states, team_map
-from .use_cases import AssignmentApplication, AssignmentNotFound, AssignmentPolicy, lead_facts
+from .jobs import PeriodicRerun
+from .sellers import SellerNotFound, SellerViews
+from .use_cases import AssignmentApplication, AssignmentNotFound, AssignmentPolicy, AssignmentReads, lead_facts
 
 __all__ = [
     "AssignmentApplication",
     "AssignmentNotFound",
     "AssignmentPolicy",
+    "AssignmentReads",
+    "PeriodicRerun",
     "SellerNotFound",
-    "SharedStoreApplication",
+    "SellerViews",
     "lead_facts",
-    "seller_states",
-    "team_map",
 ]

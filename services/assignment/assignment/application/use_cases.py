@@ -1,23 +1,29 @@
-"""assignment's use cases: one method each, shaped load → call → save (inside `_retrying`
-where a write may race with another process; see store.py)."""
+"""assignment's use cases: one method each, shaped load → call, over a unit of work.
+
+A Kafka batch passes one unit of work for all its messages, an HTTP command one of its own
+(`app.execute(app.put_seller, ...)`); the caller commits. Decisions read sellers from the
+seller views (updated incrementally); the sellers a decision changes are loaded once per unit
+of work, so their optimistic-concurrency versions protect capacity across processes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from typing import Any
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import Tracking
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
 
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import LeadDeletedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
-from leadflow_shared.store import new_processing_event
+from leadflow_shared.store import ServiceApplication
+from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
+    MOVED_TOPICS,
     PROFILE_DEFAULTS,
     RULEBOOK_ID,
     SEGMENTS_ID,
@@ -27,17 +33,22 @@ from ..domain import (
     RuleBook,
     SegmentCatalog,
     Seller,
+    SellerNotTakingLeads,
+    SellerOverCapacity,
     SellerState,
     check_profile,
     choose_owner,
     seller_uuid,
 )
 from ..domain.sellers import ROSTER_ID
-from ..projections import AssignmentReadModel, load_report
-from ..simulation import simulate
-from .store import SellerNotFound, SharedStoreApplication, team_map
+from .sellers import SellerNotFound, SellerViews
+from .simulation import explain_in_full, simulate
 
 CLOSING_ACTIONS = {"converted": "converted", "closed_invalid": "closed as invalid"}
+
+
+class StaleSellerView(RecordConflictError):
+    """The engine chose a seller another process had just filled (or deactivated): decide again."""
 
 
 class AssignmentNotFound(LookupError):
@@ -54,6 +65,14 @@ class AssignmentPolicy:
     """When a lead changes, may it move from one segment to another (it always may join one)?"""
     recycle_excludes_previous_owner: bool = True
     """A recycled lead is never handed straight back to the seller who had it."""
+
+
+class AssignmentReads(Protocol):
+    """What the use cases read from assignment's read model (injected by the bootstrap)."""
+
+    def waiting_in_arrival_order(self) -> list[UUID]: ...
+
+    def leads_in_order(self) -> Iterator[dict[str, Any]]: ...
 
 
 def lead_facts(lead: LeadSnapshot) -> dict[str, Any]:
@@ -77,42 +96,50 @@ def lead_facts(lead: LeadSnapshot) -> dict[str, Any]:
     }
 
 
-class AssignmentApplication(SharedStoreApplication):
+class AssignmentApplication(ServiceApplication):
     name = "assignment"
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    moved_topics = MOVED_TOPICS
 
     def __init__(
         self,
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         policy: AssignmentPolicy | None = None,
+        *,
+        shared_store: bool = False,
     ) -> None:
         super().__init__(env)
         self.clock = clock or SystemClock()
         self.policy = policy or AssignmentPolicy()
-        self.read_model = AssignmentReadModel()
+        self.views = SellerViews(self, shared_store=shared_store)
+        self.reads: AssignmentReads | None = None
 
     # -- sellers and teams -------------------------------------------------------------
 
-    def add_sellers(self, entries: Iterable[tuple[str, str] | Mapping[str, Any]]) -> int:
+    def add_sellers(self, uow: UnitOfWork, entries: Iterable[tuple[str, str] | Mapping[str, Any]]) -> int:
         """Register sellers that are not there yet (roster file, bulk API); returns how many joined."""
         joined = 0
         for entry in entries:
             if not isinstance(entry, Mapping):
                 entry = {"seller_id": entry[0], "name": entry[1]}
             fields = {k: v for k, v in entry.items() if k not in ("seller_id", "teams")}
-            register = partial(self._register, entry["seller_id"], fields, entry.get("teams"), only_new=True)
-            if self._retrying(register):
+            if self._register(uow, entry["seller_id"], fields, entry.get("teams"), only_new=True):
                 joined += 1
         return joined
 
-    def put_seller(self, seller_id: str, profile: Mapping[str, Any], teams: list[str] | None = None) -> bool:
+    def put_seller(
+        self, uow: UnitOfWork, seller_id: str, profile: Mapping[str, Any], teams: list[str] | None = None
+    ) -> bool:
         """Create a seller or change the given fields of an existing one; True if created."""
-        return self._retrying(lambda: self._register(seller_id, dict(profile), teams, only_new=False))
+        return self._register(uow, seller_id, dict(profile), teams, only_new=False)
 
-    def _register(self, seller_id: str, profile: dict[str, Any], teams: list[str] | None, *, only_new: bool) -> bool:
+    def _register(
+        self, uow: UnitOfWork, seller_id: str, profile: dict[str, Any], teams: list[str] | None, *, only_new: bool
+    ) -> bool:
         check_profile(profile)
-        roster = self._roster()
-        seller = self._find_seller(seller_id)
+        roster = self._roster(uow)
+        seller: Seller | None = uow.get(seller_uuid(seller_id))
         created = seller is None
         if seller is None:
             seller = Seller(seller_id=seller_id, profile={**PROFILE_DEFAULTS, **profile})
@@ -123,53 +150,50 @@ class AssignmentApplication(SharedStoreApplication):
             seller.change_profile(profile)
         if teams is not None:
             roster.join_teams(seller_id, teams)
-        self.save(roster, seller)
+        uow.add(roster, seller)
+        self.views.roster_changed(uow, roster)
+        self.views.seller_created(uow, seller)
         return created
 
+    def define_team(self, uow: UnitOfWork, team_id: str, name: str, members: list[str]) -> None:
+        roster = self._roster(uow)
+        roster.define_team(team_id, name, members)
+        uow.add(roster)
+        self.views.roster_changed(uow, roster)
+
     def get_seller(self, seller_id: str) -> Seller:
-        self._refresh()
+        self.views.catch_up()
         try:
             return self.repository.get(seller_uuid(seller_id))  # type: ignore[no-any-return]
         except AggregateNotFoundError:
             raise SellerNotFound(seller_id) from None
 
     def roster(self) -> Roster:
-        self._refresh()
-        return self._roster()
+        self.views.catch_up()
+        return self.views.roster
 
     def sellers(self) -> list[SellerState]:
-        self._refresh()
-        return self._seller_states(self._singleton(ROSTER_ID, Roster, copy=False))
+        self.views.catch_up()
+        return self.views.states()
 
-    def define_team(self, team_id: str, name: str, members: list[str]) -> None:
-        def attempt() -> None:
-            roster = self._roster()
-            roster.define_team(team_id, name, members)
-            self.save(roster)
-
-        self._retrying(attempt)
+    def seller_aggregates(self) -> list[Seller]:
+        """Every seller in the order they joined (the load report)."""
+        return [self.get_seller(s) for s in self.roster().order]
 
     # -- segments and rule sets -----------------------------------------------------------
 
-    def define_segment(self, name: str, priority: int, criteria: Any) -> None:
-        def attempt() -> None:
-            catalog = self.segments()
-            catalog.define(name, priority, criteria)
-            self.save(catalog)
+    def define_segment(self, uow: UnitOfWork, name: str, priority: int, criteria: Any) -> None:
+        catalog = self._segments(uow)
+        catalog.define(name, priority, criteria)
+        uow.add(catalog)
 
-        self._retrying(attempt)
-
-    def remove_segment(self, name: str) -> None:
-        def attempt() -> None:
-            catalog = self.segments()
-            catalog.remove(name)
-            self.save(catalog)
-
-        self._retrying(attempt)
+    def remove_segment(self, uow: UnitOfWork, name: str) -> None:
+        catalog = self._segments(uow)
+        catalog.remove(name)
+        uow.add(catalog)
 
     def segments(self) -> SegmentCatalog:
-        self._refresh()
-        return self._singleton(SEGMENTS_ID, SegmentCatalog)
+        return self._find(SEGMENTS_ID) or SegmentCatalog()
 
     def preview_segment(self, name: str, draft: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Existing leads that the segment would hold now (highest priority wins). With `draft`
@@ -179,212 +203,149 @@ class AssignmentApplication(SharedStoreApplication):
             catalog.check_exists(name)
         else:
             catalog.define(name, draft["priority"], draft["criteria"])  # validated, never saved
-        self.read_model.catch_up(self)
-        return [row for row in self.read_model.leads_in_order() if catalog.segment_for(row["lead"]) == name]
+        return [row for row in self._reads().leads_in_order() if catalog.segment_for(row["lead"]) == name]
 
     def rulebook(self) -> RuleBook:
-        self._refresh()
-        return self._singleton(RULEBOOK_ID, RuleBook)
+        return self._find(RULEBOOK_ID) or RuleBook()
 
-    def draft_ruleset(self, name: str, rules: list[dict[str, Any]]) -> int:
-        def attempt() -> int:
-            book = self.rulebook()
-            version = book.draft(name, rules, self.clock.now())
-            self.save(book)
-            return version
+    def draft_ruleset(self, uow: UnitOfWork, name: str, rules: list[dict[str, Any]]) -> int:
+        book = self._rulebook(uow)
+        version = book.draft(name, rules, self.clock.now())
+        uow.add(book)
+        return version
 
-        return self._retrying(attempt)
+    def revise_ruleset(self, uow: UnitOfWork, version: int, name: str, rules: list[dict[str, Any]]) -> None:
+        book = self._rulebook(uow)
+        book.revise(version, name, rules)
+        uow.add(book)
 
-    def revise_ruleset(self, version: int, name: str, rules: list[dict[str, Any]]) -> None:
-        def attempt() -> None:
-            book = self.rulebook()
-            book.revise(version, name, rules)
-            self.save(book)
-
-        self._retrying(attempt)
-
-    def activate_ruleset(self, version: int) -> None:
-        def attempt() -> None:
-            book = self.rulebook()
-            book.activate(version, self.clock.now())
-            self.save(book)
-
-        self._retrying(attempt)
+    def activate_ruleset(self, uow: UnitOfWork, version: int) -> None:
+        book = self._rulebook(uow)
+        book.activate(version, self.clock.now())
+        uow.add(book)
 
     # -- leads from intake ------------------------------------------------------------
 
-    def assign_received_lead(self, lead: LeadSnapshot, *, tracking: Tracking | None = None) -> None:
+    def assign_received_lead(self, uow: UnitOfWork, lead: LeadSnapshot) -> None:
         """Open the lead's assignment and decide its owner; a re-sent event changes nothing."""
+        self.views.catch_up(uow)
+        if uow.get(lead.lead_id) is not None:
+            return  # seen already (an update got here first)
+        facts = lead_facts(lead)
+        now = self.clock.now()
+        assignment = Assignment(
+            lead_id=lead.lead_id,
+            lead_version=lead.version,
+            lead=facts,
+            segment=self._segments(uow).segment_for(facts),
+            arrived_at=now,
+        )
+        uow.add(assignment)
+        self._decide(uow, assignment, now)
 
-        def attempt() -> None:
-            processing = new_processing_event(tracking)
-            existing = self._find(lead.lead_id)
-            if existing is not None:
-                self.record(processing)  # seen already (re-sent, or an update got here first)
-                return
-            facts = lead_facts(lead)
-            now = self.clock.now()
-            assignment = Assignment(
-                lead_id=lead.lead_id,
-                lead_version=lead.version,
-                lead=facts,
-                segment=self._singleton(SEGMENTS_ID, SegmentCatalog, copy=False).segment_for(facts),
-                arrived_at=now,
-            )
-            self._decide(processing, assignment, now)
-            self.record(processing)
-
-        self._retrying(attempt, tracking)
-
-    def update_lead(self, lead: LeadUpdatedV1, *, tracking: Tracking | None = None) -> None:
+    def update_lead(self, uow: UnitOfWork, lead: LeadUpdatedV1) -> None:
         """Keep the lead's facts current and re-evaluate its segment."""
+        assignment: Assignment | None = uow.get(lead.lead_id)
+        if assignment is None:
+            self.assign_received_lead(uow, lead)  # received before this service existed
+            return
+        if assignment.has_seen(lead.version):
+            return
+        facts = lead_facts(lead)
+        assignment.change_lead(lead.version, facts)
+        segment = self._segments(uow).segment_for(facts)
+        if segment != assignment.segment and (assignment.segment is None or self.policy.segment_moves_allowed):
+            assignment.move_to_segment(segment)
+        uow.add(assignment)
 
-        def attempt() -> None:
-            assignment = self._find(lead.lead_id)
-            if assignment is None:
-                return self.assign_received_lead(lead, tracking=tracking)  # received before we existed
-            processing = new_processing_event(tracking)
-            if not assignment.has_seen(lead.version):
-                facts = lead_facts(lead)
-                assignment.change_lead(lead.version, facts)
-                segment = self.segments().segment_for(facts)
-                if segment != assignment.segment and (assignment.segment is None or self.policy.segment_moves_allowed):
-                    assignment.move_to_segment(segment)
-                processing.collect_events(assignment)
-            self.record(processing)
-            return None
-
-        self._retrying(attempt, tracking)
-
-    def apply_status_change(self, change: LeadStatusChangedV1, *, tracking: Tracking | None = None) -> None:
+    def apply_status_change(self, uow: UnitOfWork, change: LeadStatusChangedV1) -> None:
         """Recycled: release the owner and decide again. Converted / invalid: release and close."""
+        closing = CLOSING_ACTIONS.get(change.action)
+        if closing is None and change.action != "recycled":
+            return
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(change.lead_id)
+        if assignment is None or assignment.has_seen(change.version) or assignment.status == "closed":
+            return
+        now = self.clock.now()
+        previous = self._release(
+            uow, assignment, change.version, now, reason=closing or "recycled", closed=bool(closing)
+        )
+        if closing is None:
+            exclude = frozenset({previous}) if previous and self.policy.recycle_excludes_previous_owner else frozenset()
+            self._decide(uow, assignment, now, exclude)
 
-        def attempt() -> None:
-            processing = new_processing_event(tracking)
-            assignment = self._find(change.lead_id)
-            closing = CLOSING_ACTIONS.get(change.action)
-            if (
-                assignment is None
-                or assignment.has_seen(change.version)
-                or (closing is None and change.action != "recycled")
-                or assignment.status == "closed"  # nothing left to release
-            ):
-                self.record(processing)
-                return
-            now = self.clock.now()
-            previous = self._release(
-                processing,
-                assignment,
-                change.version,
-                change.previous_owner_id,
-                now,
-                reason=closing or "recycled",
-                closed=closing is not None,
-            )
-            if closing is None:
-                exclude = (
-                    frozenset({previous}) if previous and self.policy.recycle_excludes_previous_owner else frozenset()
-                )
-                self._decide(processing, assignment, now, exclude)
-            self.record(processing)
-
-        self._retrying(attempt, tracking)
-
-    def close_deleted_lead(self, deleted: LeadDeletedV1, *, tracking: Tracking | None = None) -> None:
-        def attempt() -> None:
-            processing = new_processing_event(tracking)
-            assignment = self._find(deleted.lead_id)
-            if assignment is not None and not assignment.has_seen(deleted.version) and assignment.status != "closed":
-                now = self.clock.now()
-                self._release(
-                    processing,
-                    assignment,
-                    deleted.version,
-                    deleted.previous_owner_id,
-                    now,
-                    reason="deleted",
-                    closed=True,
-                )
-            self.record(processing)
-
-        self._retrying(attempt, tracking)
+    def close_deleted_lead(self, uow: UnitOfWork, deleted: LeadDeletedV1) -> None:
+        assignment: Assignment | None = uow.get(deleted.lead_id)
+        if assignment is not None and not assignment.has_seen(deleted.version) and assignment.status != "closed":
+            self._release(uow, assignment, deleted.version, self.clock.now(), reason="deleted", closed=True)
 
     # -- people and jobs ----------------------------------------------------------------
 
     def assign_by_hand(
-        self, lead_id: UUID, *, seller_id: str | None, team_id: str | None, reason: str, actor: str | None = None
+        self,
+        uow: UnitOfWork,
+        lead_id: UUID,
+        *,
+        seller_id: str | None,
+        team_id: str | None,
+        reason: str,
+        actor: str | None = None,
     ) -> Assignment:
         """Manual assignment or reassignment. It counts as the seller's turn in round robin and
         may go over capacity (a person decided)."""
-
-        def attempt() -> Assignment:
-            assignment = self.get_assignment(lead_id)
-            assignment.check_is_open()
-            roster = self._roster()
-            if team_id is not None:
-                roster.team_members(team_id)  # raises UnknownTeam
-            seller = self._read_seller(seller_id, copy=True) if seller_id is not None else None
-            processing = new_processing_event(None)
-            now = self.clock.now()
-            if assignment.seller_id is not None and assignment.seller_id != seller_id:
-                previous = self._read_seller(assignment.seller_id, copy=True)
-                previous.release_lead(str(lead_id), "reassigned")
-                processing.collect_events(previous)
-            assignment.assign_by_hand(seller_id, team_id, now, reason, actor)
-            processing.collect_events(assignment)
-            if seller is not None:
-                turn = max((s.last_turn for s in self._seller_states(roster)), default=0) + 1
-                seller.take_lead(str(lead_id), now, turn, manual=True)
-                processing.collect_events(seller)
-            self.record(processing)
-            return assignment
-
-        return self._retrying(attempt)
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(lead_id)
+        if assignment is None:
+            raise AssignmentNotFound(lead_id)
+        assignment.check_is_open()
+        if team_id is not None:
+            self._roster(uow).team_members(team_id)  # raises UnknownTeam
+        seller = self.views.seller_to_change(uow, seller_id) if seller_id is not None else None
+        now = self.clock.now()
+        previous_id = assignment.seller_id
+        if previous_id is not None and previous_id != seller_id:
+            self.views.seller_to_change(uow, previous_id).release_lead(str(lead_id), "reassigned")
+            uow.flush()
+        assignment.assign_by_hand(seller_id, team_id, now, reason, actor)
+        uow.add(assignment)
+        uow.flush()
+        if seller is not None and previous_id != seller_id:
+            turn = max((s.last_turn for s in self.views.states(uow)), default=0) + 1
+            seller.take_lead(str(lead_id), now, turn, manual=True)
+        return assignment
 
     def rerun_waiting(self) -> dict[str, int]:
         """Try every lead in the unassigned queue again, oldest first. No cap per run."""
-        self.read_model.catch_up(self)
-        waiting = self.read_model.waiting_in_arrival_order()
-        assigned = 0
-        for lead_id in waiting:
-            if self._retrying(partial(self._rerun_one, lead_id)):
-                assigned += 1
+        waiting = self._reads().waiting_in_arrival_order()
+        assigned = sum(1 for lead_id in waiting if self.execute(self._rerun_one, lead_id))
         return {"tried": len(waiting), "assigned": assigned, "still_waiting": len(waiting) - assigned}
 
-    def _rerun_one(self, lead_id: UUID) -> bool:
-        assignment = self._find(lead_id)
+    def _rerun_one(self, uow: UnitOfWork, lead_id: UUID) -> bool:
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(lead_id)
         if assignment is None or not assignment.is_waiting_for_rerun:
             return False
         now = self.clock.now()
-        decision = self._choose(
-            assignment, now, frozenset(assignment.history[-1]["explanation"].get("excluded_sellers", []))
-        )
+        excluded = frozenset(assignment.history[-1]["explanation"].get("excluded_sellers", []))
+        decision = self._choose(uow, assignment, now, excluded)
         if decision.outcome == "waiting":
             return False  # still nobody: no new event, the queue does not fill the store
-        processing = new_processing_event(None)
-        self._apply_decision(processing, assignment, decision, now)
-        self.record(processing)
-        return decision.outcome == "seller" or decision.outcome == "team"
+        self._apply_decision(uow, assignment, decision, now)
+        return decision.outcome in ("seller", "team")
 
     # -- reads --------------------------------------------------------------------------
 
     def get_assignment(self, lead_id: UUID) -> Assignment:
-        self._refresh()
         assignment = self._find(lead_id)
         if assignment is None:
             raise AssignmentNotFound(lead_id)
-        return assignment
+        return assignment  # type: ignore[no-any-return]
 
-    def waiting_leads(self) -> list[dict[str, Any]]:
-        self.read_model.catch_up(self)
-        return self.read_model.queue()
-
-    def load_report(self) -> dict[str, Any]:
-        self._refresh()
-        self.read_model.catch_up(self)
-        roster = self._roster()
-        sellers = [self._read_seller(s) for s in roster.order]
-        return load_report(sellers, self.read_model, self.clock.now())
+    def explain_in_full(self, lead_id: UUID) -> list[dict[str, Any]]:
+        """Every decision about the lead with every candidate, recomputed from the log as it was."""
+        self.get_assignment(lead_id)
+        return explain_in_full(self, lead_id)
 
     def simulate_ruleset(
         self, version: int, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
@@ -395,57 +356,86 @@ class AssignmentApplication(SharedStoreApplication):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _choose(self, assignment: Assignment, now: datetime, exclude: frozenset[str] = frozenset()) -> Decision:
-        roster = self._singleton(ROSTER_ID, Roster, copy=False)
+    def _choose(
+        self, uow: UnitOfWork, assignment: Assignment, now: datetime, exclude: frozenset[str] = frozenset()
+    ) -> Decision:
         return choose_owner(
             lead=assignment.lead,
             segment=assignment.segment,
-            ruleset=self._singleton(RULEBOOK_ID, RuleBook, copy=False).active(),
-            sellers=self._seller_states(roster),
-            teams=team_map(roster),
+            ruleset=self._rulebook(uow).active(),
+            sellers=self.views.states(uow),
+            teams=self.views.teams(),
             now=now,
             exclude=exclude,
         )
 
     def _decide(
-        self,
-        processing: ProcessingEvent[UUID],
-        assignment: Assignment,
-        now: datetime,
-        exclude: frozenset[str] = frozenset(),
+        self, uow: UnitOfWork, assignment: Assignment, now: datetime, exclude: frozenset[str] = frozenset()
     ) -> Decision:
-        decision = self._choose(assignment, now, exclude)
-        self._apply_decision(processing, assignment, decision, now)
+        decision = self._choose(uow, assignment, now, exclude)
+        self._apply_decision(uow, assignment, decision, now)
         return decision
 
-    def _apply_decision(
-        self, processing: ProcessingEvent[UUID], assignment: Assignment, decision: Decision, now: datetime
-    ) -> None:
+    def _apply_decision(self, uow: UnitOfWork, assignment: Assignment, decision: Decision, now: datetime) -> None:
         # Order matters for replay: the lead's events come before the seller's LeadTaken,
         # so replaying the log sees every seller as it was when the decision was made.
         assignment.apply(decision, now)
-        processing.collect_events(assignment)
+        uow.add(assignment)
+        uow.flush()  # the decision goes into the log before the seller's LeadTaken
         if decision.seller_id is not None:
-            seller = self._read_seller(decision.seller_id, copy=True)
-            seller.take_lead(str(assignment.lead_id), now, decision.turn, manual=False)
-            processing.collect_events(seller)
+            seller = self.views.seller_to_change(uow, decision.seller_id)
+            try:
+                seller.take_lead(str(assignment.lead_id), now, decision.turn, manual=False)
+            except (SellerOverCapacity, SellerNotTakingLeads) as exc:
+                self.views.refresh(seller)
+                raise StaleSellerView(str(exc)) from exc
 
     def _release(
         self,
-        processing: ProcessingEvent[UUID],
+        uow: UnitOfWork,
         assignment: Assignment,
         lead_version: int,
-        reported_owner: str | None,
         now: datetime,
         *,
         reason: str,
         closed: bool,
     ) -> str | None:
-        previous = assignment.seller_id or reported_owner
-        if previous is not None and self._find_seller(previous) is not None:
-            seller = self._read_seller(previous, copy=True)
-            seller.release_lead(str(assignment.lead_id), reason)
-            processing.collect_events(seller)
+        previous = assignment.seller_id
+        if previous is not None and uow.get(seller_uuid(previous)) is not None:
+            self.views.seller_to_change(uow, previous).release_lead(str(assignment.lead_id), reason)
+            uow.flush()  # the seller's LeadReleased before whatever this lead's next decision is
         assignment.release(lead_version, reason, now, closed=closed)
-        processing.collect_events(assignment)
+        uow.add(assignment)
         return previous
+
+    def _reads(self) -> AssignmentReads:
+        if self.reads is None:
+            raise RuntimeError("assignment's read model is not wired (see bootstrap)")
+        return self.reads
+
+    def _roster(self, uow: UnitOfWork) -> Roster:
+        roster: Roster | None = uow.get(ROSTER_ID)
+        if roster is None:
+            roster = Roster()
+            uow.add(roster)
+        return roster
+
+    def _segments(self, uow: UnitOfWork) -> SegmentCatalog:
+        """The catalog (a new one, saved only if the use case changes it and adds it)."""
+        catalog: SegmentCatalog | None = uow.get(SEGMENTS_ID) or uow.scratch.get(str(SEGMENTS_ID))
+        if catalog is None:
+            catalog = uow.scratch[str(SEGMENTS_ID)] = SegmentCatalog()
+        return catalog
+
+    def _rulebook(self, uow: UnitOfWork) -> RuleBook:
+        """The rule book (a new one, saved only if the use case changes it and adds it)."""
+        book: RuleBook | None = uow.get(RULEBOOK_ID) or uow.scratch.get(str(RULEBOOK_ID))
+        if book is None:
+            book = uow.scratch[str(RULEBOOK_ID)] = RuleBook()
+        return book
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

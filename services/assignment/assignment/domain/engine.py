@@ -4,6 +4,7 @@ same explanation, which is what makes the explanation trustworthy and what-if po
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ REASONS = (
 """Every reason a candidate can be excluded for, in the order they are checked."""
 
 
+TOP_RANKED = 10
+"""How many of the ranking a decision records (with each one's standing)."""
+ELIGIBLE_RECORDED = 100
+"""Eligible sellers named in a decision (fairness reports count them); beyond that, a count."""
+RULES_SKIPPED_RECORDED = 20
+
+
 @dataclass(frozen=True)
 class Decision:
     outcome: str
@@ -39,6 +47,9 @@ class Decision:
     reason: str | None = None
     turn: int = 0
     explanation: dict[str, Any] = field(default_factory=dict)
+    """What the decision event records: small whatever the roster's size."""
+    candidates: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    """Every candidate and why it was or was not eligible: recomputed on demand, never stored."""
 
 
 def round_robin_key(seller: SellerState) -> tuple[Any, ...]:
@@ -80,15 +91,21 @@ def _exclusions(
     return reasons, available_at
 
 
-def _candidate(seller: SellerState, reasons: list[str], available_at: datetime | None, now: datetime) -> dict[str, Any]:
+def _standing(seller: SellerState) -> dict[str, Any]:
     return {
         "seller_id": seller.seller_id,
-        "eligible": not reasons,
-        "reasons": reasons,
         "open_leads": seller.open_count,
         "capacity": seller.capacity,
         "last_assigned_at": seller.last_assigned_iso,
         "turn": seller.last_turn,
+    }
+
+
+def _candidate(seller: SellerState, reasons: list[str], available_at: datetime | None, now: datetime) -> dict[str, Any]:
+    return {
+        **_standing(seller),
+        "eligible": not reasons,
+        "reasons": reasons,
         "available_from": available_at.isoformat() if available_at is not None and available_at > now else None,
     }
 
@@ -102,8 +119,15 @@ def choose_owner(
     teams: Mapping[str, Sequence[str]],
     now: datetime,
     exclude: frozenset[str] = frozenset(),
+    with_candidates: bool = False,
 ) -> Decision:
-    """Walk the rules in order; the first that matches decides (or sends the lead to wait)."""
+    """Walk the rules in order; the first that matches decides (or sends the lead to wait).
+
+    The explanation names the rule set and rule, the rules skipped and why, how many sellers
+    were considered, how many were excluded for each reason, the eligible sellers, the top of
+    the ranking with each one's standing, and the winner. `with_candidates` also lists every
+    candidate with its reasons (for `?full=true`; never stored).
+    """
     explanation: dict[str, Any] = {
         "ruleset_version": ruleset["version"],
         "ruleset_name": ruleset["name"],
@@ -114,25 +138,30 @@ def choose_owner(
         "decided_at": now.isoformat(),
     }
     rule: Mapping[str, Any] | None = None
+    skipped = 0
     for index, candidate_rule in enumerate(ruleset["rules"]):
         wanted_segment = candidate_rule.get("segment")
         if wanted_segment is not None and wanted_segment != segment:
-            explanation["rules_skipped"].append(
-                {"rule": candidate_rule["name"], "why": f"wants segment {wanted_segment}, lead is in {segment}"}
-            )
-            continue
-        if not matches(candidate_rule.get("conditions"), lambda f: lead_fact(lead, f)):
-            explanation["rules_skipped"].append({"rule": candidate_rule["name"], "why": "conditions not met"})
-            continue
-        rule = candidate_rule
-        explanation["rule"] = {"index": index, "name": candidate_rule["name"]}
-        break
+            why = f"wants segment {wanted_segment}, lead is in {segment}"
+        elif not matches(candidate_rule.get("conditions"), lambda f: lead_fact(lead, f)):
+            why = "conditions not met"
+        else:
+            rule = candidate_rule
+            explanation["rule"] = {"index": index, "name": candidate_rule["name"]}
+            break
+        skipped += 1
+        if skipped <= RULES_SKIPPED_RECORDED:
+            explanation["rules_skipped"].append({"rule": candidate_rule["name"], "why": why})
+    if skipped > RULES_SKIPPED_RECORDED:
+        explanation["rules_skipped_count"] = skipped
     if rule is None:
         return _waiting("no rule matched", explanation)
 
     target, method = rule["target"], rule["method"]
-    explanation.update(target=dict(target), method=method)
-    by_id = {s.seller_id: s for s in sellers}
+    explanation.update(
+        target={k: target.get(k) for k in ("kind", "team_id", "seller_id", "queue_id") if target.get(k) is not None},
+        method=method,
+    )
     team_id = target.get("team_id") if target["kind"] == "team" else None
 
     if target["kind"] == "queue":
@@ -151,43 +180,61 @@ def choose_owner(
         return Decision("team", "direct", team_id=team_id, explanation=explanation)
 
     if target["kind"] == "seller":
-        scope = [by_id[target["seller_id"]]] if target["seller_id"] in by_id else []
+        scope = [s for s in sellers if s.seller_id == target["seller_id"]]
     elif team_id is not None:
-        scope = [by_id[m] for m in teams[team_id] if m in by_id]
+        members = set(teams[team_id])
+        scope = [s for s in sellers if s.seller_id in members]
     else:
         scope = list(sellers)
 
-    candidates, eligible = [], []
+    candidates: list[dict[str, Any]] = []
+    eligible: list[SellerState] = []
+    excluded: Counter[str] = Counter()
     for seller in scope:
         reasons, available_at = _exclusions(seller, rule, lead, now, exclude)
-        candidates.append(_candidate(seller, reasons, available_at, now))
+        excluded.update(reasons)
+        if with_candidates:
+            candidates.append(_candidate(seller, reasons, available_at, now))
         if not reasons:
             eligible.append(seller)
-    explanation["candidates"] = candidates
+    explanation["considered"] = len(scope)
+    explanation["exclusions"] = {reason: excluded[reason] for reason in REASONS if excluded[reason]}
+    explanation["eligible"] = sorted(s.seller_id for s in eligible[:ELIGIBLE_RECORDED])
+    if len(eligible) > ELIGIBLE_RECORDED:
+        explanation["eligible_count"] = len(eligible)
     if not eligible:
-        counts = Counter(r for c in candidates for r in c["reasons"])
-        summary = ", ".join(f"{reason} {counts[reason]}" for reason in REASONS if counts[reason])
-        return _waiting(f"rule {rule['name']}: no eligible seller ({summary or 'no candidates'})", explanation)
+        summary = ", ".join(f"{reason} {excluded[reason]}" for reason in REASONS if excluded[reason])
+        return _waiting(
+            f"rule {rule['name']}: no eligible seller ({summary or 'no candidates'})", explanation, candidates
+        )
 
     if method == "load_balancing":
-        ranked = sorted(eligible, key=lambda s: (-_remaining(s), round_robin_key(s)))
+        top = heapq.nsmallest(TOP_RANKED, eligible, key=lambda s: (-_remaining(s), round_robin_key(s)))
         rank_key = "most remaining capacity, then longest wait since last assignment"
     else:
-        ranked = sorted(eligible, key=round_robin_key)
+        top = heapq.nsmallest(TOP_RANKED, eligible, key=round_robin_key)
         rank_key = "longest wait since last assignment (last_assigned_at, turn, join order)"
-    chosen = ranked[0]
+    chosen = top[0]
     explanation["tie_break"] = {
         "method": method,
         "key": rank_key if method != "direct" else "the named seller",
-        "ranking": [s.seller_id for s in ranked],
+        "top": [_standing(s) for s in top],
         "winner": chosen.seller_id,
     }
     explanation["outcome"] = "seller"
     turn = max((s.last_turn for s in sellers), default=0) + 1
-    return Decision("seller", method, seller_id=chosen.seller_id, team_id=team_id, turn=turn, explanation=explanation)
+    return Decision(
+        "seller",
+        method,
+        seller_id=chosen.seller_id,
+        team_id=team_id,
+        turn=turn,
+        explanation=explanation,
+        candidates=candidates,
+    )
 
 
-def _waiting(reason: str, explanation: dict[str, Any]) -> Decision:
+def _waiting(reason: str, explanation: dict[str, Any], candidates: list[dict[str, Any]] | None = None) -> Decision:
     explanation["outcome"] = "waiting"
     explanation["reason"] = reason
-    return Decision("waiting", "none", reason=reason, explanation=explanation)
+    return Decision("waiting", "none", reason=reason, explanation=explanation, candidates=candidates or [])

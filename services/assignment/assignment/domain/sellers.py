@@ -1,11 +1,14 @@
-"""Sellers and teams. A seller's stream holds its profile, its open leads and its round-robin
-state, so taking a lead is an optimistic-concurrency write on that one stream: two processes
-that both pick the last free slot of a seller cannot both succeed."""
+"""Sellers and teams. A seller's stream holds its profile, how many open leads it holds and its
+round-robin state, so taking a lead is an optimistic-concurrency write on that one stream: two
+processes that both pick the last free slot of a seller cannot both succeed.
+
+Which leads a seller holds is each lead's Assignment's business; the seller keeps the count,
+so a seller's state stays small however many leads it has had."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -15,7 +18,6 @@ from eventsourcing.domain import Aggregate, event
 from .schedule import Week, check_out_of_office, check_working_hours, week_intervals, zone
 
 ROSTER_ID = uuid5(NAMESPACE_URL, "leadflow:assignment:roster")
-RECENT_WINDOW = timedelta(days=7)
 
 PROFILE_DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -56,19 +58,41 @@ def seller_uuid(seller_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"leadflow:assignment:seller:{seller_id}")
 
 
+_LISTS = ("languages", "territories", "product_lines", "tags")
+_FLAGS = ("active", "accepts_assignments")
+
+
 def check_profile(changes: dict[str, Any]) -> None:
+    """Refuse anything that could not be used by a decision later: unknown fields, a null or
+    wrongly typed value, a time zone, working hours or out-of-office range that cannot be read."""
     unknown = set(changes) - set(PROFILE_DEFAULTS)
     if unknown:
         raise InvalidProfile(f"unknown seller fields: {', '.join(sorted(unknown))}")
+    for name in _LISTS:
+        if name in changes and (
+            not isinstance(changes[name], list) or not all(isinstance(v, str) for v in changes[name])
+        ):
+            raise InvalidProfile(f"{name} is a list of texts (send [] for none, not null)")
+    for name in _FLAGS:
+        if name in changes and not isinstance(changes[name], bool):
+            raise InvalidProfile(f"{name} is true or false")
+    if "name" in changes and not isinstance(changes["name"], str):
+        raise InvalidProfile("name is a text")
+    if "working_hours" in changes and not isinstance(changes["working_hours"], dict):
+        raise InvalidProfile("working_hours is an object of days (send {} for always working, not null)")
+    if "out_of_office" in changes and not isinstance(changes["out_of_office"], list):
+        raise InvalidProfile("out_of_office is a list of ranges (send [] for none, not null)")
     try:
         if "time_zone" in changes:
+            if not isinstance(changes["time_zone"], str):
+                raise InvalidProfile("time_zone is an IANA time zone name")
             zone(changes["time_zone"])
         check_working_hours(changes.get("working_hours"))
         check_out_of_office(changes.get("out_of_office", []))
-    except ValueError as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidProfile(str(exc)) from None
     capacity = changes.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
+    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0):
         raise InvalidProfile("capacity is a whole number ≥ 0, or null for no limit")
 
 
@@ -84,7 +108,7 @@ class SellerState:
     working_hours: dict[str, Any]
     out_of_office: tuple[dict[str, Any], ...]
     capacity: int | None
-    open_leads: frozenset[str]
+    open_count: int
     languages: tuple[str, ...]
     territories: tuple[str, ...]
     product_lines: tuple[str, ...]
@@ -96,10 +120,6 @@ class SellerState:
     extra: dict[str, Any] = field(default_factory=dict)
     week: Week = ()
     """`working_hours` as minutes of the week, read once per seller version (the hot path)."""
-
-    @property
-    def open_count(self) -> int:
-        return len(self.open_leads)
 
     @cached_property
     def last_assigned_iso(self) -> str | None:
@@ -117,7 +137,7 @@ class SellerState:
 
 
 class Seller(Aggregate):
-    """One seller: profile, open leads, and when they last got a lead (round robin)."""
+    """One seller: profile, how many open leads, and when they last got a lead (round robin)."""
 
     @staticmethod
     def create_id(seller_id: str, **_: Any) -> UUID:
@@ -127,10 +147,9 @@ class Seller(Aggregate):
     def __init__(self, seller_id: str, profile: dict[str, Any]) -> None:
         self.seller_id = seller_id
         self.profile: dict[str, Any] = {**PROFILE_DEFAULTS, **profile}
-        self.open_leads: set[str] = set()
+        self.open_count = 0
         self.last_assigned_at: datetime | None = None
         self.last_turn = 0
-        self.recent: list[datetime] = []
         self.assigned_total = 0
 
     def change_profile(self, changes: dict[str, Any]) -> None:
@@ -145,9 +164,8 @@ class Seller(Aggregate):
 
     def take_lead(self, lead_id: str, at: datetime, turn: int, *, manual: bool) -> None:
         """Record that this seller got a lead. Automatic decisions respect capacity; a person
-        assigning by hand may go over it. Both count as this seller's turn in round robin."""
-        if lead_id in self.open_leads:
-            return
+        assigning by hand may go over it. Both count as this seller's turn in round robin.
+        The lead's Assignment makes sure a seller is given a lead it does not hold already."""
         if not manual:
             self.check_takes_assignments()
             self.check_has_capacity()
@@ -159,24 +177,23 @@ class Seller(Aggregate):
 
     def check_has_capacity(self) -> None:
         capacity = self.profile["capacity"]
-        if capacity is not None and len(self.open_leads) >= capacity:
+        if capacity is not None and self.open_count >= capacity:
             raise SellerOverCapacity(self.seller_id, capacity)
 
     @event("LeadTaken")
     def _lead_taken(self, lead_id: str, at: datetime, turn: int, manual: bool) -> None:
-        self.open_leads.add(lead_id)
+        self.open_count += 1
         self.last_assigned_at = at
         self.last_turn = max(self.last_turn, turn)
-        self.recent = [t for t in self.recent if t > at - RECENT_WINDOW] + [at]
         self.assigned_total += 1
 
     def release_lead(self, lead_id: str, reason: str) -> None:
-        if lead_id in self.open_leads:
-            self._lead_released(lead_id, reason)
+        """The lead this seller held was recycled, reassigned or closed."""
+        self._lead_released(lead_id, reason)
 
     @event("LeadReleased")
     def _lead_released(self, lead_id: str, reason: str) -> None:
-        self.open_leads.discard(lead_id)
+        self.open_count = max(0, self.open_count - 1)
 
     def state(self, join_index: int, teams: tuple[str, ...]) -> SellerState:
         p = self.profile
@@ -189,7 +206,7 @@ class Seller(Aggregate):
             working_hours=p["working_hours"],
             out_of_office=tuple(p["out_of_office"]),
             capacity=p["capacity"],
-            open_leads=frozenset(self.open_leads),
+            open_count=self.open_count,
             languages=tuple(p["languages"]),
             territories=tuple(p["territories"]),
             product_lines=tuple(p["product_lines"]),

@@ -1,0 +1,1 @@
+"""assignment's entrypoints: the HTTP API, the Kafka subscriptions and publications, the command line."""

@@ -1,0 +1,339 @@
+"""assignment's HTTP API: sellers and teams, segments, rule sets, decisions, queue, load."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from leadflow_shared.http import BodySizeLimit, Check, health_router
+from leadflow_shared.store import StoreWorker
+
+from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
+from ..domain import (
+    AssignmentError,
+    InvalidCriteria,
+    InvalidProfile,
+    InvalidRuleSet,
+    RuleSetNotDraft,
+    RuleSetNotFound,
+    SegmentNotFound,
+    UnknownTeam,
+)
+from ..projections import AssignmentReadModel, assignment_view, load_report, roster_view, seller_view
+
+T = TypeVar("T")
+Name = Field(min_length=1, max_length=100)
+MAX_BODY_BYTES = 1024 * 1024
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OutOfOffice(Model):
+    start: AwareDatetime
+    end: AwareDatetime
+    note: str | None = Field(default=None, max_length=200)
+
+
+class SellerFields(Model):
+    """Every seller field is optional here: a PATCH changes only what it names. Only `capacity`
+    may be null (no limit); any other field sent as null is refused (422) — send [] or {}."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    time_zone: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
+    working_hours: dict[str, list[tuple[str, str]]] | None = Field(
+        default=None, max_length=7, examples=[{"mon": [["09:00", "17:00"]], "sat": [["22:00", "06:00"]]}]
+    )
+    out_of_office: list[OutOfOffice] | None = Field(default=None, max_length=100)
+    capacity: int | None = Field(default=None, ge=0, description="max open leads; omit or null for no limit")
+    languages: list[Label] | None = Field(default=None, max_length=50)
+    territories: list[Label] | None = Field(default=None, max_length=200)
+    product_lines: list[Label] | None = Field(default=None, max_length=200)
+    tags: list[Label] | None = Field(default=None, max_length=100)
+    active: bool | None = None
+    accepts_assignments: bool | None = None
+    teams: list[Label] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k, v in data.items() if v is None and k != "capacity")
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: may be left out but not null ([] or {{}} for none)")
+        return data
+
+    def profile(self) -> dict[str, Any]:
+        fields = self.model_dump(mode="json", exclude_unset=True, exclude={"teams"})
+        if "working_hours" in fields:
+            fields["working_hours"] = {day: [list(i) for i in v] for day, v in fields["working_hours"].items()}
+        return fields
+
+
+class SellerIn(SellerFields):
+    seller_id: str = Name
+    name: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
+
+
+class TeamIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(default_factory=list)
+
+
+class SegmentIn(Model):
+    priority: int = 0
+    criteria: Any = Field(examples=[{"all_of": [{"field": "country", "op": "in", "value": ["DE", "AT"]}]}])
+
+
+class TargetIn(Model):
+    kind: Literal["sellers", "team", "seller", "queue"]
+    seller_conditions: Any = None
+    team_id: str | None = None
+    seller_id: str | None = None
+    queue_id: str | None = None
+
+
+class RuleIn(Model):
+    name: str = Name
+    segment: str | None = None
+    conditions: Any = None
+    target: TargetIn
+    method: Literal["round_robin", "load_balancing", "direct"] = "round_robin"
+    available_within_hours: float | None = Field(default=None, ge=0, le=24 * 14)
+
+
+class RuleSetIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+    rules: list[RuleIn] = Field(max_length=500)
+
+    def as_rules(self) -> list[dict[str, Any]]:
+        return [rule.model_dump(mode="json") for rule in self.rules]
+
+
+class SimulateIn(Model):
+    last: int | None = Field(default=None, ge=1, le=1_000_000, description="the last N leads (default 100)")
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_window(self) -> SimulateIn:
+        if self.last is None and self.since is None and self.until is None:
+            return self.model_copy(update={"last": 100})
+        return self
+
+
+class ManualAssignmentIn(Model):
+    seller_id: str | None = None
+    team_id: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    actor: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _someone(self) -> ManualAssignmentIn:
+        if self.seller_id is None and self.team_id is None:
+            raise ValueError("name a seller_id or a team_id")
+        return self
+
+
+ERRORS: dict[type[Exception], int] = {
+    AssignmentNotFound: 404,
+    SellerNotFound: 404,
+    RuleSetNotFound: 404,
+    SegmentNotFound: 404,
+    UnknownTeam: 404,
+    RuleSetNotDraft: 409,
+    AssignmentError: 409,
+    InvalidRuleSet: 422,
+    InvalidCriteria: 422,
+    InvalidProfile: 422,
+}
+
+
+def create_api(
+    app: AssignmentApplication, worker: StoreWorker, checks: dict[str, Check], read_model: AssignmentReadModel
+) -> FastAPI:
+    api = FastAPI(title="leadflow assignment", version="0.3.0")
+    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    api.include_router(health_router(checks))
+
+    for error, status in ERRORS.items():
+
+        async def handler(_: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+        api.add_exception_handler(error, handler)
+
+    async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await worker.call(fn, *args, **kwargs)
+
+    async def execute(use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await worker.call(app.execute, use_case, *args, **kwargs)
+
+    # -- sellers and teams --
+
+    @api.post("/v1/sellers", tags=["sellers"])
+    async def add_sellers(sellers: list[SellerIn]) -> dict[str, int]:
+        """Register sellers in bulk; ones already there are left as they are."""
+        entries = [{"seller_id": s.seller_id, **s.profile(), "teams": s.teams} for s in sellers]
+        return {"joined": await execute(app.add_sellers, entries)}
+
+    @api.get("/v1/sellers", tags=["sellers"])
+    async def list_sellers() -> list[dict[str, Any]]:
+        return roster_view(await call(app.roster), await call(app.sellers))
+
+    @api.get("/v1/sellers/load", tags=["sellers"])
+    async def seller_load() -> dict[str, Any]:
+        """Open leads, capacity and recent assignments per seller; fairness per rule."""
+        sellers = await call(app.seller_aggregates)
+        queries = await asyncio.to_thread(read_model.load_report_queries)
+        return await asyncio.to_thread(load_report, sellers, queries, app.clock.now())
+
+    @api.put("/v1/sellers/{seller_id}", tags=["sellers"])
+    async def put_seller(seller_id: str, fields: SellerFields) -> dict[str, Any]:
+        """Create a seller, or change the fields given (the others stay as they are)."""
+        created = await execute(app.put_seller, seller_id, fields.profile(), fields.teams)
+        return {"created": created, "seller": await _seller(seller_id)}
+
+    @api.patch("/v1/sellers/{seller_id}", tags=["sellers"])
+    async def patch_seller(seller_id: str, fields: SellerFields) -> dict[str, Any]:
+        await call(app.get_seller, seller_id)
+        await execute(app.put_seller, seller_id, fields.profile(), fields.teams)
+        return await _seller(seller_id)
+
+    @api.get("/v1/sellers/{seller_id}", tags=["sellers"])
+    async def get_seller(seller_id: str) -> dict[str, Any]:
+        return await _seller(seller_id)
+
+    async def _seller(seller_id: str) -> dict[str, Any]:
+        seller = await call(app.get_seller, seller_id)
+        state = await call(app.views.state, seller_id)
+        return seller_view(state, seller)
+
+    @api.put("/v1/teams/{team_id}", tags=["sellers"])
+    async def put_team(team_id: str, team: TeamIn) -> dict[str, Any]:
+        await execute(app.define_team, team_id, team.name, team.members)
+        return {"team_id": team_id, **(await call(app.roster)).teams[team_id]}
+
+    @api.get("/v1/teams", tags=["sellers"])
+    async def list_teams() -> list[dict[str, Any]]:
+        roster = await call(app.roster)
+        return [{"team_id": t, **team} for t, team in roster.teams.items()]
+
+    # -- segments --
+
+    @api.put("/v1/segments/{name}", tags=["segments"])
+    async def put_segment(name: str, segment: SegmentIn) -> dict[str, Any]:
+        await execute(app.define_segment, name, segment.priority, segment.criteria)
+        return {"name": name, **segment.model_dump()}
+
+    @api.delete("/v1/segments/{name}", tags=["segments"], status_code=204)
+    async def delete_segment(name: str) -> None:
+        await execute(app.remove_segment, name)
+
+    @api.get("/v1/segments", tags=["segments"])
+    async def list_segments() -> list[dict[str, Any]]:
+        catalog = await call(app.segments)
+        ranked = sorted(catalog.segments.items(), key=lambda item: (-item[1]["priority"], item[0]))
+        return [{"name": name, **segment} for name, segment in ranked]
+
+    @api.get("/v1/segments/{name}/preview", tags=["segments"])
+    async def preview_segment(name: str, limit: int = 100) -> dict[str, Any]:
+        """Existing leads that belong to this segment under the current definitions."""
+        rows = await asyncio.to_thread(app.preview_segment, name)
+        return {"segment": name, "count": len(rows), "leads": [_lead_row(r) for r in rows[:limit]]}
+
+    @api.post("/v1/segments/{name}/preview", tags=["segments"])
+    async def preview_draft_segment(name: str, segment: SegmentIn, limit: int = 100) -> dict[str, Any]:
+        """Existing leads that would belong to this segment if it were defined like this (nothing is saved)."""
+        rows = await asyncio.to_thread(app.preview_segment, name, segment.model_dump())
+        return {"segment": name, "count": len(rows), "leads": [_lead_row(r) for r in rows[:limit]]}
+
+    # -- rule sets --
+
+    @api.post("/v1/rulesets", tags=["rulesets"], status_code=201)
+    async def draft_ruleset(ruleset: RuleSetIn) -> dict[str, Any]:
+        version = await execute(app.draft_ruleset, ruleset.name, ruleset.as_rules())
+        return _ruleset((await call(app.rulebook)).get(version))
+
+    @api.get("/v1/rulesets", tags=["rulesets"])
+    async def list_rulesets() -> dict[str, Any]:
+        book = await call(app.rulebook)
+        return {"active_version": book.active()["version"], "versions": [_ruleset(v) for v in book.versions]}
+
+    @api.get("/v1/rulesets/{version}", tags=["rulesets"])
+    async def get_ruleset(version: int) -> dict[str, Any]:
+        return _ruleset((await call(app.rulebook)).get(version))
+
+    @api.put("/v1/rulesets/{version}", tags=["rulesets"])
+    async def revise_ruleset(version: int, ruleset: RuleSetIn) -> dict[str, Any]:
+        await execute(app.revise_ruleset, version, ruleset.name, ruleset.as_rules())
+        return _ruleset((await call(app.rulebook)).get(version))
+
+    @api.post("/v1/rulesets/{version}/activate", tags=["rulesets"])
+    async def activate_ruleset(version: int) -> dict[str, Any]:
+        await execute(app.activate_ruleset, version)
+        return _ruleset((await call(app.rulebook)).get(version))
+
+    @api.post("/v1/rulesets/{version}/simulate", tags=["rulesets"])
+    async def simulate(version: int, window: SimulateIn | None = None) -> dict[str, Any]:
+        """What-if: replay past leads through this rule set. Changes nothing."""
+        window = window or SimulateIn()
+        return await asyncio.to_thread(
+            app.simulate_ruleset, version, last=window.last, since=window.since, until=window.until
+        )
+
+    # -- leads, queue --
+
+    @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"])
+    async def get_assignment(lead_id: UUID, full: bool = False) -> dict[str, Any]:
+        """The current owner and every decision about the lead, each with its explanation.
+
+        `full=true` adds, for each engine decision, every candidate seller and why it was or was
+        not eligible, recomputed by the decision function from the log as it stood just before
+        the decision (it costs a replay of the sellers' history; the stored events stay small)."""
+        view = assignment_view(await call(app.get_assignment, lead_id))
+        if full:
+            view["decisions_in_full"] = await asyncio.to_thread(app.explain_in_full, lead_id)
+        return view
+
+    @api.post("/v1/leads/{lead_id}/assignment", tags=["assignments"])
+    async def assign_by_hand(lead_id: UUID, body: ManualAssignmentIn) -> dict[str, Any]:
+        """Assign or reassign by hand, with a reason."""
+        assignment = await execute(
+            app.assign_by_hand,
+            lead_id,
+            seller_id=body.seller_id,
+            team_id=body.team_id,
+            reason=body.reason,
+            actor=body.actor,
+        )
+        return assignment_view(assignment)
+
+    @api.get("/v1/queue", tags=["assignments"])
+    async def waiting_leads() -> list[dict[str, Any]]:
+        """Leads nobody owns: the unassigned queue (queue_id null) and named queues, oldest first."""
+        return [_lead_row(r) for r in await asyncio.to_thread(read_model.queue)]
+
+    @api.post("/v1/queue/rerun", tags=["assignments"])
+    async def rerun() -> dict[str, int]:
+        """Try every waiting lead again now, oldest first (no cap)."""
+        return await call(app.rerun_waiting)
+
+    return api
+
+
+def _ruleset(ruleset: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in ruleset.items()}
+
+
+def _lead_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items() if k != "arrival"}

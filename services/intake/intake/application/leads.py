@@ -1,0 +1,342 @@
+"""intake's use cases: one method each, shaped load → call, over a unit of work.
+
+Every use case takes the unit of work first: a Kafka batch passes one for the whole batch,
+an HTTP command one of its own (`app.execute(app.convert, lead_id, actor=...)`); the caller
+commits. The application never builds its own read model: `leads_in_stage` is injected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from leadflow_shared.clock import Clock, SystemClock
+from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1, LeadType
+from leadflow_shared.store import ServiceApplication
+from leadflow_shared.unit_of_work import UnitOfWork
+
+from ..domain import (
+    MOVED_TOPICS,
+    SETTINGS_ID,
+    ContactIndexEntry,
+    Customer,
+    DuplicateCustomerPhone,
+    Lead,
+    LeadSettings,
+    SettingRequirement,
+    index_id,
+    lead_id_for,
+)
+
+SYSTEM = "system"
+
+
+class LeadNotFound(LookupError):
+    def __init__(self, lead_id: UUID) -> None:
+        super().__init__(f"lead {lead_id} not found")
+        self.lead_id = lead_id
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What became of one inbound lead."""
+
+    lead_id: UUID
+    outcome: str  # created | updated | duplicate
+    possible_duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.outcome == "created"
+
+
+def upstream_fields(inbound: InboundLeadV1) -> dict[str, Any]:
+    """The Lead attributes an upstream message sets (also compared on updates)."""
+    return {
+        "lead_type": inbound.type.value,
+        "contact": inbound.contact.model_dump(mode="json", exclude_none=True),
+        "company": inbound.company.model_dump(mode="json", exclude_none=True),
+        "score": inbound.score,
+        "campaign_id": inbound.campaign_id,
+        "details": inbound.model_dump(
+            mode="json",
+            exclude_none=True,
+            include={"lifecycle_stage", "product_interest", "notes", "contact_requested", "consent", "attributes"},
+        ),
+    }
+
+
+class IntakeApplication(ServiceApplication):
+    name = "intake"
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
+    moved_topics = MOVED_TOPICS
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        leads_in_stage: Callable[[str], list[UUID]] | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock or SystemClock()
+        self.leads_in_stage = leads_in_stage or self._scan_leads_in_stage
+
+    # -- taking leads in -----------------------------------------------------------------
+
+    def receive_lead(self, uow: UnitOfWork, inbound: InboundLeadV1, *, via: str = "kafka") -> Receipt:
+        """Record a new lead, apply a newer upstream version, or recognise a re-send."""
+        now = self.clock.now()
+        lead: Lead | None = uow.get(lead_id_for(inbound.source, inbound.external_id))
+        fields = upstream_fields(inbound)
+        if lead is not None:
+            outcome = "updated" if lead.apply_upstream(fields, inbound.occurred_at, at=now) else "duplicate"
+            uow.add(lead)
+            return Receipt(lead.id, outcome, list(lead.possible_duplicates))
+        settings = self._settings(uow)
+        lead = Lead(
+            source=inbound.source,
+            external_id=inbound.external_id,
+            occurred_at=inbound.occurred_at,
+            received_at=now,
+            received_via=via,
+            stage_id=settings.default_stage,
+            **fields,
+        )
+        uow.add(lead)
+        entries = self._index_entries(uow, lead.contact, first_lead=lead.id)
+        matches_leads = sorted({i for e in entries for i in e.lead_ids} - {str(lead.id)})
+        matches_customers = sorted({i for e in entries for i in e.customer_ids})
+        lead.mark_possible_duplicate(matches_leads, matches_customers, at=now)
+        for entry in entries:
+            entry.add_lead(lead.id)
+        uow.add(*entries)
+        return Receipt(lead.id, "created", list(lead.possible_duplicates))
+
+    def receive_leads(self, uow: UnitOfWork, rows: Iterable[InboundLeadV1], *, via: str) -> list[Receipt]:
+        """Many leads in one unit of work (imports); a lead twice in the batch is seen as a re-send."""
+        return [self.receive_lead(uow, row, via=via) for row in rows]
+
+    def on_contact_lifecycle_changed(self, uow: UnitOfWork, change: ContactLifecycleChangedV1) -> UUID | None:
+        """Auto-create a lead (once) when a contact reaches the configured lifecycle stage."""
+        settings = self._settings(uow)
+        if change.lifecycle_stage != settings.auto_create_at_lifecycle_stage:
+            return None
+        # Validated like any inbound lead: a contact id that makes the external id too long
+        # is refused here (a dead letter), not retried forever.
+        inbound = InboundLeadV1(
+            source=change.source,
+            external_id=f"contact:{change.contact_id}",
+            type=LeadType.marketing_qualified,
+            contact=change.contact,
+            company=change.company,
+            lifecycle_stage=change.lifecycle_stage,
+            occurred_at=change.occurred_at,
+        )
+        lead_id = lead_id_for(inbound.source, inbound.external_id)
+        if uow.get(lead_id) is not None:
+            return lead_id  # created once, never again
+        return self.receive_lead(uow, inbound, via="auto-create").lead_id
+
+    def on_assignment_decided(self, uow: UnitOfWork, decision: LeadAssignedV1) -> None:
+        lead: Lead | None = uow.get(decision.lead_id)
+        if lead is not None and lead.assign(
+            decision.seller_id,
+            decision.team_id,
+            decision.method,
+            at=decision.decided_at,
+            assignment_version=decision.version,
+        ):
+            uow.add(lead)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def convert(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, link_to_customer: UUID | None = None) -> UUID:
+        """Convert to a customer; refused when the phone is already a customer's, unless linked to it."""
+        lead = self._lead(uow, lead_id)
+        lead.check_allows("convert")
+        now = self.clock.now()
+        phone = lead.contact.get("phone")
+        if link_to_customer is not None:
+            customer = uow.require(link_to_customer, lambda: LookupError(f"Customer {link_to_customer} not found"))
+            customer.link_lead(lead_id, at=now)
+            lead.convert(customer.id, linked_existing=True, actor=actor, at=now)
+            uow.add(lead, customer)
+            return customer.id  # type: ignore[no-any-return]
+        entry: ContactIndexEntry | None = uow.get(index_id("phone", phone)) if phone else None
+        if entry is not None and entry.customer_ids:
+            raise DuplicateCustomerPhone(UUID(entry.customer_ids[0]))
+        name = " ".join(p for p in (lead.contact.get("first_name"), lead.contact.get("last_name")) if p) or None
+        customer = Customer(
+            name=name,
+            email=lead.contact.get("email"),
+            phone=phone,
+            company=lead.company.get("name"),
+            from_lead_id=lead_id,
+            at=now,
+        )
+        touched = self._index_entries(uow, lead.contact)
+        for e in touched:
+            e.add_customer(customer.id)
+        lead.convert(customer.id, linked_existing=False, actor=actor, at=now)
+        uow.add(lead, customer, *touched)
+        return customer.id
+
+    def recycle(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.recycle(reason, actor, now))
+
+    def close_invalid(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.close_invalid(reason, actor, now))
+
+    def void(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.void(reason, actor, now))
+
+    def unvoid(self, uow: UnitOfWork, lead_id: UUID, *, actor: str) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.unvoid(actor, now))
+
+    def delete(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.delete(reason, actor, now))
+
+    def follow_up(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, note: str) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.follow_up(note, actor, now))
+
+    def link_document(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, kind: str, number: str) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.link_document(kind, number, actor, now))
+
+    def move_stage(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, stage_id: str) -> None:
+        self._settings(uow).check_stage_exists(stage_id)
+        self._change(uow, lead_id, lambda lead, now: lead.move_stage(stage_id, actor, now))
+
+    def qualify(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, deal: dict[str, Any] | None = None) -> None:
+        self._settings(uow).check_deal(deal)
+        self._change(uow, lead_id, lambda lead, now: lead.qualify(deal, actor, now))
+
+    def disqualify(
+        self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason_id: str | None = None, note: str | None = None
+    ) -> None:
+        label = self._settings(uow).reason_label(reason_id)
+        self._change(uow, lead_id, lambda lead, now: lead.disqualify(reason_id, label, note, actor, now))
+
+    def associate(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, kind: str, target_id: str) -> None:
+        stage = self._settings(uow).lifecycle_stage_on_association
+        self._change(uow, lead_id, lambda lead, now: lead.associate(kind, target_id, stage, actor, now))
+
+    def toggle_favorite(self, uow: UnitOfWork, lead_id: UUID, *, user_id: str) -> bool:
+        lead = self._lead(uow, lead_id)
+        on = lead.toggle_favorite(user_id, self.clock.now())
+        uow.add(lead)
+        return on
+
+    def merge(self, uow: UnitOfWork, survivor_id: UUID, merged_id: UUID, *, actor: str) -> None:
+        """Fold one lead into another: both keep their streams; nothing is deleted."""
+        if survivor_id == merged_id:
+            raise SettingRequirement("merged_id", "a lead cannot be merged into itself")
+        survivor, merged = self._lead(uow, survivor_id), self._lead(uow, merged_id)
+        survivor.check_allows("merge")
+        merged.check_allows("merge")
+        now = self.clock.now()
+        merged.merge_into(survivor_id, actor, now)
+        survivor.absorb(merged_id, actor, now)
+        uow.add(survivor, merged)
+
+    def unmerge(self, uow: UnitOfWork, merged_id: UUID, *, actor: str) -> UUID:
+        merged = self._lead(uow, merged_id)
+        now = self.clock.now()
+        survivor_id = merged.unmerge(actor, now)
+        survivor = self._lead(uow, survivor_id)
+        survivor.release(merged_id, actor, now)
+        uow.add(survivor, merged)
+        return survivor_id
+
+    # -- settings ------------------------------------------------------------------------
+
+    def change_settings(self, uow: UnitOfWork, change: Callable[[LeadSettings], None]) -> LeadSettings:
+        settings = self._settings(uow)
+        change(settings)
+        uow.add(settings)
+        return settings
+
+    def delete_stage(self, uow: UnitOfWork, stage_id: str, *, move_to: str | None, actor: str) -> int:
+        """Delete a stage; its leads (if any) move to `move_to` first. Returns how many moved."""
+        settings = self._settings(uow)
+        lead_ids = self.leads_in_stage(stage_id)
+        settings.delete_stage(stage_id, len(lead_ids), move_to)
+        now = self.clock.now()
+        leads = [self._lead(uow, i) for i in lead_ids]
+        for lead in leads:
+            assert move_to is not None
+            lead.move_stage_for_settings(move_to, actor, now, reason=f"stage {stage_id} deleted")
+        uow.add(settings, *leads)
+        return len(leads)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def settings(self) -> LeadSettings:
+        found = self._find(SETTINGS_ID)
+        return found if found is not None else LeadSettings.with_defaults()
+
+    def get_lead(self, lead_id: UUID) -> Lead:
+        lead = self._find(lead_id)
+        if lead is None or lead.deleted:
+            raise LeadNotFound(lead_id)
+        return lead
+
+    def lead_history(self, lead_id: UUID) -> list[Any]:
+        if lead_id not in self.repository:
+            raise LeadNotFound(lead_id)
+        return list(self.events.get(lead_id))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _lead(self, uow: UnitOfWork, lead_id: UUID) -> Lead:
+        lead: Lead | None = uow.get(lead_id)
+        if lead is None or lead.deleted:
+            raise LeadNotFound(lead_id)
+        return lead
+
+    def _change(self, uow: UnitOfWork, lead_id: UUID, change: Callable[[Lead, datetime], None]) -> None:
+        lead = self._lead(uow, lead_id)
+        change(lead, self.clock.now())
+        uow.add(lead)
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _settings(self, uow: UnitOfWork) -> LeadSettings:
+        settings: LeadSettings | None = uow.get(SETTINGS_ID)
+        if settings is None:
+            settings = LeadSettings.with_defaults()
+            uow.add(settings)
+        return settings
+
+    def _index_entries(
+        self, uow: UnitOfWork, contact: dict[str, Any], first_lead: UUID | None = None
+    ) -> list[ContactIndexEntry]:
+        entries = []
+        for kind in ("email", "phone"):
+            value = contact.get(kind)
+            if not value:
+                continue
+            value = value.lower() if kind == "email" else value
+            entry: ContactIndexEntry | None = uow.get(index_id(kind, value))
+            if entry is None:
+                entry = ContactIndexEntry(kind=kind, value=value, lead_id=first_lead)
+                uow.add(entry)
+            entries.append(entry)
+        return entries
+
+    def _scan_leads_in_stage(self, stage_id: str) -> list[UUID]:
+        """Fallback without a read model (unit tests): walk the notification log."""
+        ids: dict[UUID, None] = {}
+        for notification in self.recorder.select_notifications(1, 10**9):
+            if notification.topic.endswith("Lead.Received"):
+                ids[notification.originator_id] = None  # type: ignore[index]
+        leads = [self._find(i) for i in ids]
+        return [lead.id for lead in leads if lead is not None and not lead.deleted and lead.stage_id == stage_id]

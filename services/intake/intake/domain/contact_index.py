@@ -1,0 +1,52 @@
+"""The normalised email/phone index that finds duplicates.
+
+An index entry is an aggregate per normalised value, so "is this phone already a
+customer?" is answered consistently: two writers racing on the same phone conflict on
+the entry's version and one retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "leadflow:intake:contact-index")
+
+
+def index_id(kind: str, normalised: str) -> UUID:
+    return uuid5(_INDEX_NAMESPACE, f"{kind}:{normalised}")
+
+
+class ContactIndexEntry(Aggregate):
+    """The leads and customers that share one normalised email or phone."""
+
+    @staticmethod
+    def create_id(kind: str, value: str, **_: Any) -> UUID:
+        return index_id(kind, value)
+
+    @event("Opened")
+    def __init__(self, kind: str, value: str, lead_id: UUID | None = None) -> None:
+        # `lead_id`: the lead that opened the entry (one event instead of Opened + LeadAdded;
+        # entries opened before it was recorded have their first lead in a LeadAdded).
+        self.kind = kind
+        self.value = value
+        self.lead_ids: list[str] = [str(lead_id)] if lead_id is not None else []
+        self.customer_ids: list[str] = []
+
+    def add_lead(self, lead_id: UUID) -> None:
+        if str(lead_id) not in self.lead_ids:
+            self._lead_added(lead_id=lead_id)
+
+    @event("LeadAdded")
+    def _lead_added(self, lead_id: UUID) -> None:
+        self.lead_ids.append(str(lead_id))
+
+    def add_customer(self, customer_id: UUID) -> None:
+        if str(customer_id) not in self.customer_ids:
+            self._customer_added(customer_id=customer_id)
+
+    @event("CustomerAdded")
+    def _customer_added(self, customer_id: UUID) -> None:
+        self.customer_ids.append(str(customer_id))

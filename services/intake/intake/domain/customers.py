@@ -1,0 +1,32 @@
+"""Customers, created by converting a lead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+
+class Customer(Aggregate):
+    """A customer created by converting a lead."""
+
+    @event("Created")
+    def __init__(
+        self,
+        name: str | None,
+        email: str | None,
+        phone: str | None,
+        company: str | None,
+        from_lead_id: UUID,
+        at: datetime,
+    ) -> None:
+        self.name = name
+        self.email = email
+        self.phone = phone
+        self.company = company
+        self.lead_ids = [str(from_lead_id)]
+
+    @event("LeadLinked")
+    def link_lead(self, lead_id: UUID, at: datetime) -> None:
+        self.lead_ids.append(str(lead_id))

@@ -1,0 +1,181 @@
+"""Lead routes: take in, read, and every lifecycle command."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
+from leadflow_shared.store import StoreWorker
+
+from ...application import IntakeApplication
+from ...projections import event_view, lead_view
+
+Actor = Annotated[str, Header(alias="X-Actor", max_length=200, description="who acts (user id)")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reason(Body):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class RequiredReason(Body):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Convert(Body):
+    link_to_customer_id: UUID | None = None
+
+
+class FollowUp(Body):
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class Document(Body):
+    kind: Literal["quote", "order"]
+    number: str = Field(min_length=1, max_length=100)
+
+
+class StageMove(Body):
+    stage_id: str = Field(min_length=1, max_length=100)
+
+
+class Deal(Body):
+    name: str = Field(min_length=1, max_length=200)
+    amount: float = Field(ge=0)
+
+
+class Qualify(Body):
+    deal: Deal | None = None
+
+
+class Disqualify(Body):
+    reason_id: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class Association(Body):
+    kind: Literal["contact", "company"]
+    id: str = Field(min_length=1, max_length=200)
+
+
+class Merge(Body):
+    merged_lead_id: UUID
+
+
+def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["leads"])
+
+    async def view(lead_id: UUID) -> dict[str, Any]:
+        return lead_view(await worker.call(app.get_lead, lead_id))
+
+    @router.post("/leads", status_code=status.HTTP_201_CREATED)
+    async def post_lead(inbound: InboundLeadV1, response: Response) -> dict[str, Any]:
+        """Take in one lead. 201 created; 200 when it updated an existing lead or was a re-send."""
+        receipt = await worker.call(app.execute, app.receive_lead, inbound, via="http")
+        if not receipt.created:
+            response.status_code = status.HTTP_200_OK
+        return {"created": receipt.created, "outcome": receipt.outcome, "lead": await view(receipt.lead_id)}
+
+    @router.post("/contacts/lifecycle-changes", tags=["contacts"])
+    async def contact_lifecycle_changed(change: ContactLifecycleChangedV1) -> dict[str, Any]:
+        """An upstream contact's lifecycle stage changed; may auto-create a lead (once)."""
+        lead_id = await worker.call(app.execute, app.on_contact_lifecycle_changed, change)
+        return {"lead_id": str(lead_id) if lead_id else None}
+
+    @router.get("/leads/{lead_id}")
+    async def get_lead(lead_id: UUID) -> dict[str, Any]:
+        return await view(lead_id)
+
+    @router.get("/leads/{lead_id}/events")
+    async def get_lead_events(lead_id: UUID) -> list[dict[str, Any]]:
+        """The lead's whole stream, in order: what happened, when, who and why."""
+        return [event_view(e) for e in await worker.call(app.lead_history, lead_id)]
+
+    @router.post("/leads/{lead_id}/convert")
+    async def convert(lead_id: UUID, body: Convert, actor: Actor = "api") -> dict[str, Any]:
+        customer_id = await worker.call(
+            app.execute, app.convert, lead_id, actor=actor, link_to_customer=body.link_to_customer_id
+        )
+        return {"customer_id": str(customer_id), "lead": await view(lead_id)}
+
+    @router.post("/leads/{lead_id}/recycle")
+    async def recycle(lead_id: UUID, body: Reason, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.recycle, lead_id, actor=actor, reason=body.reason)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/close-invalid")
+    async def close_invalid(lead_id: UUID, body: RequiredReason, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.close_invalid, lead_id, actor=actor, reason=body.reason)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/void")
+    async def void(lead_id: UUID, body: Reason, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.void, lead_id, actor=actor, reason=body.reason)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/unvoid")
+    async def unvoid(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.unvoid, lead_id, actor=actor)
+        return await view(lead_id)
+
+    @router.delete("/leads/{lead_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete(lead_id: UUID, actor: Actor = "api", reason: str | None = None) -> Response:
+        await worker.call(app.execute, app.delete, lead_id, actor=actor, reason=reason)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.post("/leads/{lead_id}/follow-ups", status_code=status.HTTP_201_CREATED)
+    async def follow_up(lead_id: UUID, body: FollowUp, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.follow_up, lead_id, actor=actor, note=body.note)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/documents", status_code=status.HTTP_201_CREATED)
+    async def link_document(lead_id: UUID, body: Document, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.link_document, lead_id, actor=actor, kind=body.kind, number=body.number)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/stage")
+    async def move_stage(lead_id: UUID, body: StageMove, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.move_stage, lead_id, actor=actor, stage_id=body.stage_id)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/qualify")
+    async def qualify(lead_id: UUID, body: Qualify, actor: Actor = "api") -> dict[str, Any]:
+        deal = body.deal.model_dump() if body.deal else None
+        await worker.call(app.execute, app.qualify, lead_id, actor=actor, deal=deal)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/disqualify")
+    async def disqualify(lead_id: UUID, body: Disqualify, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.disqualify, lead_id, actor=actor, reason_id=body.reason_id, note=body.note)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/associations", status_code=status.HTTP_201_CREATED)
+    async def associate(lead_id: UUID, body: Association, actor: Actor = "api") -> dict[str, Any]:
+        await worker.call(app.execute, app.associate, lead_id, actor=actor, kind=body.kind, target_id=body.id)
+        return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/merge")
+    async def merge(lead_id: UUID, body: Merge, actor: Actor = "api") -> dict[str, Any]:
+        """Merge `merged_lead_id` into this lead. Both streams stay; unmerge restores both."""
+        await worker.call(app.execute, app.merge, lead_id, body.merged_lead_id, actor=actor)
+        return {"survivor": await view(lead_id), "merged": await view(body.merged_lead_id)}
+
+    @router.post("/leads/{lead_id}/unmerge")
+    async def unmerge(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+        survivor_id = await worker.call(app.execute, app.unmerge, lead_id, actor=actor)
+        return {"survivor": await view(survivor_id), "merged": await view(lead_id)}
+
+    @router.post("/leads/{lead_id}/favorite")
+    async def toggle_favorite(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+        """Toggle the lead in the acting user's favorites."""
+        on = await worker.call(app.execute, app.toggle_favorite, lead_id, user_id=actor)
+        return {"lead_id": str(lead_id), "user": actor, "favorite": on}
+
+    return router

@@ -1,0 +1,252 @@
+"""intake's Kafka wiring: what it consumes and what it publishes, in one visible map."""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from leadflow_shared.contracts import (
+    MAX_INBOUND_BYTES,
+    Company,
+    Contact,
+    ContactLifecycleChangedV1,
+    InboundLeadV1,
+    IntegrationEvent,
+    LeadAssignedV1,
+    LeadChangedV1,
+    LeadDeletedV1,
+    LeadReceivedV1,
+    LeadStatus,
+    LeadStatusChangedV1,
+    LeadUpdatedV1,
+)
+from leadflow_shared.relay import Mapper, Publication
+from leadflow_shared.subscriptions import Route, Subscription
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
+
+from ..application import IntakeApplication
+from ..domain import Lead, LeadError
+
+LeadEvent: Any = Lead  # the @event decorator makes Lead.Received etc. at runtime
+
+
+def subscriptions(app: IntakeApplication) -> list[Subscription]:
+    return [
+        Subscription(
+            topic=LEADS_INBOUND,
+            description="Leads from upstream marketing systems: CloudEvents (binary or structured mode) of type "
+            "lead.inbound.v1 or contact.lifecycle-changed.v1, or a bare InboundLeadV1 JSON object.",
+            routes={
+                InboundLeadV1.cloudevents_type: Route(InboundLeadV1, functools.partial(app.receive_lead, via="kafka")),
+                ContactLifecycleChangedV1.cloudevents_type: Route(
+                    ContactLifecycleChangedV1, app.on_contact_lifecycle_changed
+                ),
+            },
+            bare_type=InboundLeadV1.cloudevents_type,
+            ordered=False,
+            max_bytes=MAX_INBOUND_BYTES,
+            unknown_types="dead_letter",
+            refusals=(LeadError,),
+        ),
+        Subscription(
+            topic=ASSIGNMENTS_EVENTS,
+            description="assignment's decisions: intake records each lead's owner.",
+            routes={LeadAssignedV1.cloudevents_type: Route(LeadAssignedV1, app.on_assignment_decided)},
+            refusals=(LeadError,),
+        ),
+    ]
+
+
+def _snapshot(e: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
+    details = snapshot.get("details") or {}
+    return {
+        "aggregate_id": e.originator_id,
+        "version": e.originator_version,
+        "lead_id": e.originator_id,
+        "type": snapshot["lead_type"],
+        "contact": Contact.model_validate(snapshot["contact"]),
+        "company": Company.model_validate(snapshot["company"]),
+        "score": snapshot.get("score"),
+        "campaign_id": snapshot.get("campaign_id"),
+        "lifecycle_stage": details.get("lifecycle_stage"),
+        "product_interest": details.get("product_interest"),
+        "contact_requested": details.get("contact_requested", False),
+        "attributes": details.get("attributes", {}),
+    }
+
+
+def _status(e: Any, action: str, before: str, after: str, **fields: Any) -> LeadStatusChangedV1:
+    return LeadStatusChangedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        lead_id=e.originator_id,
+        action=action,
+        status_before=LeadStatus(before),
+        status_after=LeadStatus(after),
+        actor=getattr(e, "actor", None),
+        occurred_at=e.at,
+        **fields,
+    )
+
+
+def _changed(e: Any, change: str, data: dict[str, Any]) -> LeadChangedV1:
+    return LeadChangedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        lead_id=e.originator_id,
+        change=change,
+        data=data,
+        actor=getattr(e, "actor", None),
+        occurred_at=e.at,
+    )
+
+
+def _received(e: Any) -> IntegrationEvent:
+    snapshot = {
+        "lead_type": e.lead_type,
+        "contact": e.contact,
+        "company": e.company,
+        "score": e.score,
+        "campaign_id": e.campaign_id,
+        "details": e.details,
+    }
+    return LeadReceivedV1(
+        **_snapshot(e, snapshot),
+        source=e.source,
+        external_id=e.external_id,
+        occurred_at=e.occurred_at,
+        received_at=e.received_at,
+    )
+
+
+def _updated(e: Any) -> IntegrationEvent:
+    return LeadUpdatedV1(
+        **_snapshot(e, e.snapshot),
+        source=e.snapshot["source"],
+        external_id=e.snapshot["external_id"],
+        occurred_at=e.occurred_at,
+        changed_fields=sorted(e.changes),
+        updated_at=e.at,
+    )
+
+
+def _deleted(e: Any) -> IntegrationEvent:
+    return LeadDeletedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        lead_id=e.originator_id,
+        previous_owner_id=e.previous_owner_id,
+        reason=e.reason,
+        actor=e.actor,
+        occurred_at=e.at,
+    )
+
+
+LEAD_EVENTS: dict[type[Any], Mapper] = {
+    LeadEvent.Received: _received,
+    LeadEvent.UpstreamUpdated: _updated,
+    LeadEvent.Assigned: lambda e: _status(
+        e,
+        "assigned",
+        e.status_before,
+        "assigned",
+        owner_id=e.owner_id,
+        team_id=e.team_id,
+        previous_owner_id=e.previous_owner_id,
+        previous_team_id=e.previous_team_id,
+        reason=e.method,
+    ),
+    LeadEvent.Converted: lambda e: _status(
+        e, "converted", "assigned", "converted", owner_id=e.owner_id, team_id=e.team_id, previous_owner_id=e.owner_id
+    ),
+    LeadEvent.Recycled: lambda e: _status(
+        e,
+        "recycled",
+        "assigned",
+        "unassigned",
+        previous_owner_id=e.previous_owner_id,
+        previous_team_id=e.previous_team_id,
+        reason=e.reason,
+    ),
+    LeadEvent.ClosedInvalid: lambda e: _status(
+        e, "closed_invalid", e.status_before, "closed_invalid", previous_owner_id=e.previous_owner_id, reason=e.reason
+    ),
+    LeadEvent.Voided: lambda e: _status(e, "voided", e.status_before, "voided", reason=e.reason),
+    LeadEvent.Unvoided: lambda e: _status(e, "unvoided", "voided", e.restored_status),
+    LeadEvent.MergedInto: lambda e: _status(e, "merged", e.status, e.status, related_lead_id=e.survivor_id),
+    LeadEvent.Unmerged: lambda e: _status(e, "unmerged", e.status, e.status, related_lead_id=e.survivor_id),
+    LeadEvent.Deleted: _deleted,
+    LeadEvent.StageMoved: lambda e: _changed(
+        e, "stage_moved", {"from_stage": e.from_stage, "to_stage": e.to_stage, "reason": e.reason}
+    ),
+    LeadEvent.Qualified: lambda e: _changed(e, "qualified", {"deal": e.deal}),
+    LeadEvent.Disqualified: lambda e: _changed(
+        e, "disqualified", {"reason_id": e.reason_id, "reason": e.reason_label, "note": e.note}
+    ),
+    LeadEvent.FollowedUp: lambda e: _changed(e, "followed_up", {"note_length": len(e.note)}),
+    LeadEvent.DocumentLinked: lambda e: _changed(e, "document_linked", {"kind": e.kind, "number": e.number}),
+    LeadEvent.MarkedPossibleDuplicate: lambda e: _changed(
+        e, "marked_possible_duplicate", {"lead_ids": e.lead_ids, "customer_ids": e.customer_ids}
+    ),
+    LeadEvent.Associated: lambda e: _changed(
+        e, "associated", {"kind": e.kind, "id": e.target_id, "lifecycle_stage": e.lifecycle_stage}
+    ),
+    LeadEvent.Absorbed: lambda e: _changed(e, "absorbed", {"merged_lead_id": str(e.merged_id)}),
+    LeadEvent.Released: lambda e: _changed(e, "released", {"merged_lead_id": str(e.merged_id)}),
+}
+"""Every change to a lead goes out on leads.events.v1, except favorites (per-user, not a change
+to the lead) and ignored upstream re-sends (nothing changed)."""
+
+
+class LeadIdentities:
+    """Every published lead event names the lead's upstream source and external id.
+
+    Only Received/Updated carry them in the domain event; for the rest the (immutable) identity
+    is remembered from those, or looked up once per lead. Runs on the store thread.
+    """
+
+    def __init__(self, app: IntakeApplication, remembered: int = 100_000) -> None:
+        self._app = app
+        self._known: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
+        self._remembered = remembered
+
+    def __call__(self, event: IntegrationEvent) -> IntegrationEvent:
+        source = getattr(event, "source", None)
+        if source is not None:
+            self._remember(event.aggregate_id, (source, getattr(event, "external_id", "")))
+            return event
+        if "source" not in type(event).model_fields:
+            return event
+        known = self._known.get(event.aggregate_id)
+        if known is None:
+            lead: Any = self._app.repository.get(event.aggregate_id)
+            known = (lead.source, lead.external_id)
+            self._remember(event.aggregate_id, known)
+        return event.model_copy(update={"source": known[0], "external_id": known[1]})
+
+    def _remember(self, lead_id: UUID, identity: tuple[str, str]) -> None:
+        self._known[lead_id] = identity
+        self._known.move_to_end(lead_id)
+        if len(self._known) > self._remembered:
+            self._known.popitem(last=False)
+
+
+def publications(app: IntakeApplication) -> list[Publication]:
+    return [
+        Publication(
+            topic=LEADS_EVENTS,
+            mappers=LEAD_EVENTS,
+            contracts=(LeadReceivedV1, LeadUpdatedV1, LeadStatusChangedV1, LeadDeletedV1, LeadChangedV1),
+            description="Every change to a lead (key and subject = lead id; in order per lead).",
+            enrich=LeadIdentities(app),
+        )
+    ]
+
+
+def to_integration_event(domain_event: Any) -> IntegrationEvent | None:
+    """The integration event a stored Lead event becomes on leads.events.v1, before the relay adds
+    the identifiers it lacks (tests, tools); None for events that stay inside the service."""
+    mapper = LEAD_EVENTS.get(type(domain_event))
+    return mapper(domain_event) if mapper is not None else None

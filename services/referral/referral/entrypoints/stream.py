@@ -1,0 +1,23 @@
+"""referral's Kafka wiring: what it consumes and what it publishes, in one visible map.
+
+Both are empty until the referral issue adds its use cases and events; the topic it will
+publish on is created at start so subscribers can already attach to it.
+"""
+
+from __future__ import annotations
+
+from leadflow_shared.relay import Publication
+from leadflow_shared.subscriptions import Subscription
+from leadflow_shared.topics import REFERRALS_EVENTS
+
+from ..application import ReferralApplication
+
+PUBLISHED_TOPICS = (REFERRALS_EVENTS,)
+
+
+def subscriptions(app: ReferralApplication) -> list[Subscription]:
+    return []
+
+
+def publications() -> list[Publication]:
+    return []

@@ -1,0 +1,71 @@
+"""Command line for the local servers.
+
+python -m leadflow_tools kafka start|stop [--port N]
+python -m leadflow_tools postgres start|stop [--port N] [--databases a,b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .kafka import LocalKafka
+from .postgres import LocalPostgres
+
+DEFAULT_DATABASES = "intake,assignment,sequence,referral"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m leadflow_tools")
+    services = parser.add_subparsers(dest="service", required=True)
+
+    kafka = services.add_parser("kafka", help="single-node KRaft broker")
+    kafka.add_argument("action", choices=["start", "stop"])
+    kafka.add_argument("--port", type=int, default=9092)
+    kafka.add_argument("--controller-port", type=int, default=None, help="default: port + 1")
+    kafka.add_argument("--timeout", type=float, default=60)
+
+    postgres = services.add_parser("postgres", help="PostgreSQL cluster with trust auth")
+    postgres.add_argument("action", choices=["start", "stop"])
+    postgres.add_argument("--port", type=int, default=55432)
+    postgres.add_argument(
+        "--databases",
+        default=DEFAULT_DATABASES,
+        help=f"comma-separated databases to create on start (default: {DEFAULT_DATABASES})",
+    )
+    postgres.add_argument("--timeout", type=float, default=60)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    began = time.monotonic()
+    try:
+        if args.service == "kafka":
+            kafka = LocalKafka(port=args.port, controller_port=args.controller_port)
+            if args.action == "start":
+                kafka.start(timeout=args.timeout)
+                print(f"kafka ready on {kafka.bootstrap} ({time.monotonic() - began:.1f}s)")
+            else:
+                kafka.stop()
+                print(f"kafka on port {args.port} stopped")
+        else:
+            pg = LocalPostgres(port=args.port)
+            if args.action == "start":
+                pg.start(timeout=args.timeout)
+                for name in filter(None, (n.strip() for n in args.databases.split(","))):
+                    pg.create_database(name)
+                print(f"postgres ready: {pg.dsn()} ({time.monotonic() - began:.1f}s)")
+            else:
+                pg.stop()
+                print(f"postgres on port {args.port} stopped")
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,465 @@
+"""The four services as processes, and `make run`: Kafka, stores, services and a demo.
+
+`ServiceStack` is reused by the e2e tests and the benchmark: it starts `python -m <service>`
+for intake, assignment, sequence and referral with one environment (broker, run folder,
+ports, topic prefix, SQLite or PostgreSQL stores), waits until every `/readyz` answers 200
+and stops them with SIGTERM (SIGKILL after 10 s). Each service logs to
+`<run_dir>/logs/<service>.log`.
+
+`python -m leadflow_tools.stack` is `make run`: it starts what is missing, sends
+100 demo leads, prints what happened to them, and runs until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+from uuid import UUID
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+
+from leadflow_shared.contracts import LeadAssignedV1
+
+from . import demo
+from ._paths import repo_root, run_root
+from .kafka import LocalKafka, _port_open, _tail
+from .postgres import LocalPostgres, create_database, drop_database
+
+SERVICES = ("intake", "assignment", "sequence", "referral")
+DEFAULT_PORTS: Mapping[str, int] = {"intake": 8001, "assignment": 8002, "sequence": 8003, "referral": 8004}
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class PostgresStores:
+    """Where the services keep their event stores when PostgreSQL is used."""
+
+    host: str
+    port: int
+    user: str
+    password: str = ""
+    databases: Mapping[str, str] = field(default_factory=dict)
+    """service → database name; a service not named here uses its own name."""
+
+    @classmethod
+    def from_conninfo(cls, conninfo: Mapping[str, Any], databases: Mapping[str, str] | None = None) -> PostgresStores:
+        return cls(
+            host=str(conninfo["host"]),
+            port=int(conninfo["port"]),
+            user=str(conninfo["user"]),
+            password=str(conninfo.get("password") or ""),
+            databases=dict(databases or {}),
+        )
+
+    def database(self, service: str) -> str:
+        return self.databases.get(service, service)
+
+    @property
+    def conninfo(self) -> dict[str, Any]:
+        """Server-level connection parameters (for create_database and friends)."""
+        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password}
+
+
+class ServiceStack:
+    """The four leadflow services as separate processes sharing one configuration."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        run_dir: Path,
+        topic_prefix: str = "",
+        ports: Mapping[str, int] | None = None,
+        postgres: PostgresStores | None = None,
+        roster_file: Path | None = None,
+        lead_topic_partitions: int | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        services: tuple[str, ...] = SERVICES,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.run_dir = Path(run_dir)
+        self.topic_prefix = topic_prefix
+        self.ports = {name: (ports or DEFAULT_PORTS)[name] for name in services}
+        self.postgres = postgres
+        self.roster_file = roster_file
+        self.lead_topic_partitions = lead_topic_partitions
+        self.extra_env = dict(extra_env or {})
+        self.services = services
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    # -- addresses -----------------------------------------------------------------
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def log_file(self, service: str) -> Path:
+        return self.run_dir / "logs" / f"{service}.log"
+
+    def pid(self, service: str) -> int | None:
+        proc = self._procs.get(service)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """The process environment of one service: ours plus its prefixed settings."""
+        prefix = service.upper() + "_"
+        settings: dict[str, str] = {
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "HTTP_PORT": str(self.ports[service]),
+            "RUN_DIR": str(self.run_dir),
+            "TOPIC_PREFIX": self.topic_prefix,
+            # The prefix keeps consumer groups of concurrent stacks apart, like their topics.
+            "CONSUMER_GROUP": f"{self.topic_prefix}leadflow-{service}",
+        }
+        if self.lead_topic_partitions is not None:
+            settings["LEAD_TOPIC_PARTITIONS"] = str(self.lead_topic_partitions)
+        if self.postgres is not None:
+            settings |= {
+                "POSTGRES_HOST": self.postgres.host,
+                "POSTGRES_PORT": str(self.postgres.port),
+                "POSTGRES_USER": self.postgres.user,
+                "POSTGRES_PASSWORD": self.postgres.password,
+                "POSTGRES_DBNAME": self.postgres.database(service),
+            }
+        if service == "assignment" and self.roster_file is not None:
+            settings["ROSTER_FILE"] = str(self.roster_file)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env |= {prefix + key: value for key, value in settings.items()}
+        env |= self.extra_env
+        return env
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start every service and wait until all are ready; stops them all on failure."""
+        try:
+            for service in self.services:
+                self.start_service(service)
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_service(self, service: str) -> None:
+        """Start (or restart) one service process; its log is appended to, not replaced."""
+        if self.pid(service) is not None:
+            raise RuntimeError(f"{service} is already running (pid {self.pid(service)})")
+        port = self.ports[service]
+        if _port_open(port):
+            raise RuntimeError(f"cannot start {service}: port {port} is already in use by another process")
+        log_path = self.log_file(service)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._close_log(service)
+        log = log_path.open("ab")
+        log.write(f"--- starting {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.flush()
+        self._logs[service] = log
+        self._procs[service] = subprocess.Popen(
+            [sys.executable, "-m", service],
+            env=self.env_for(service),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Own session: a terminal's Ctrl-C reaches only us, and we stop the services in order.
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 90.0, services: tuple[str, ...] | None = None) -> None:
+        """Wait until each service's /readyz answers 200; raise with its log tail if not."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            for service in services or self.services:
+                self._wait_one_ready(client, service, deadline, timeout)
+
+    def _wait_one_ready(self, client: httpx.Client, service: str, deadline: float, timeout: float) -> None:
+        proc = self._procs[service]
+        last = "no answer yet"
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise RuntimeError(f"{service} exited with code {code} while starting; {self._log_tail(service)}")
+            try:
+                response = client.get(self.url(service) + "/readyz")
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:300]}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{service} not ready on {self.url(service)} after {timeout:.0f}s ({last}); "
+                    + self._log_tail(service)
+                )
+            time.sleep(0.2)
+
+    def kill(self, service: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send `sig` to one service and reap it (the chaos tests' crash)."""
+        proc = self._procs[service]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        proc.wait(timeout=STOP_TIMEOUT)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> dict[str, int | None]:
+        """SIGTERM every running service, wait up to `timeout`, SIGKILL stragglers.
+
+        Returns each service's exit code (None if it had to be killed). Idempotent.
+        """
+        running = {name: proc for name, proc in self._procs.items() if proc.poll() is None}
+        for proc in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int | None] = {}
+        for name, proc in running.items():
+            try:
+                codes[name] = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                codes[name] = None
+        for name in list(self._logs):
+            self._close_log(name)
+        return codes
+
+    def __enter__(self) -> ServiceStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _close_log(self, service: str) -> None:
+        log = self._logs.pop(service, None)
+        if log is not None:
+            log.close()
+
+    def _log_tail(self, service: str) -> str:
+        return f"last lines of {self.log_file(service)}:\n{_tail(self.log_file(service))}"
+
+
+# -- make run ---------------------------------------------------------------------
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived: unwind and stop what we started."""
+
+
+def _say(message: str) -> None:
+    print(f"[leadflow] {message}", flush=True)
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    # Further signals must not interrupt the clean-up that follows.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def _start_kafka(cleanup: contextlib.ExitStack) -> str:
+    port = int(os.environ.get("LEADFLOW_KAFKA_PORT", "9092"))
+    run_dir = run_root() / ("kafka" if port == 9092 else f"kafka-{port}")
+    kafka = LocalKafka(port=port, run_dir=run_dir)
+    if _port_open(port):
+        _say(f"kafka: reusing the broker already answering on {kafka.bootstrap}")
+        return kafka.bootstrap
+    _say(f"kafka: starting a local broker on {kafka.bootstrap} (run dir {_relative(run_dir)})")
+    began = time.monotonic()
+    cleanup.callback(_stop_kafka, kafka)  # registered first: an interrupted start is stopped too
+    kafka.start(timeout=90)
+    _say(f"kafka: ready in {time.monotonic() - began:.1f}s")
+    return kafka.bootstrap
+
+
+def _stop_kafka(kafka: LocalKafka) -> None:
+    _say("kafka: stopping")
+    kafka.stop()
+
+
+def _start_postgres(cleanup: contextlib.ExitStack) -> PostgresStores:
+    port = int(os.environ.get("LEADFLOW_POSTGRES_PORT", "55432"))
+    pg = LocalPostgres(port=port)
+    if pg.is_running() or _port_open(port):
+        _say(f"postgres: reusing the server already answering on 127.0.0.1:{port}")
+    else:
+        _say(f"postgres: starting a local server on 127.0.0.1:{port}")
+        cleanup.callback(_stop_postgres, pg)
+        pg.start()
+    for service in SERVICES:
+        pg.create_database(service)
+    _say(f"postgres: databases {', '.join(SERVICES)} ready")
+    return PostgresStores.from_conninfo(pg.conninfo)
+
+
+def _stop_postgres(pg: LocalPostgres) -> None:
+    _say("postgres: stopping")
+    pg.stop()
+
+
+def _kafka_cluster_id(bootstrap: str) -> str:
+    async def describe() -> str:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-stack")
+        await admin.start()
+        try:
+            return str((await admin.describe_cluster())["cluster_id"])
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
+
+
+def _bind_stores_to_cluster(bootstrap: str, postgres: PostgresStores | None) -> None:
+    """Keep the stores only while they belong to the same Kafka cluster.
+
+    A store's tracking rows are offsets in one cluster's logs; read against a new broker
+    (its run dir deleted, another port) they would make the consumers skip that many
+    messages of every partition as already processed. So a store that belongs to another
+    cluster is put aside (SQLite) or recreated (the local PostgreSQL databases).
+    """
+    cluster_id = _kafka_cluster_id(bootstrap)
+    marker = run_root() / ("postgres-stores.cluster" if postgres else "stores.cluster")
+    previous = marker.read_text().strip() if marker.exists() else None
+    if previous is not None and previous != cluster_id:
+        _say(f"stores: they belong to Kafka cluster {previous}, not {cluster_id}; starting with fresh ones")
+        if postgres is None:
+            stores = run_root() / "stores"
+            if stores.exists():
+                aside = stores.with_name(f"stores.cluster-{previous}")
+                stores.rename(aside)
+                _say(f"stores: the old SQLite stores are in {_relative(aside)}")
+        else:
+            for service in SERVICES:
+                drop_database(postgres.conninfo, postgres.database(service))
+                create_database(postgres.conninfo, postgres.database(service))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(cluster_id + "\n")
+
+
+def _start_services(cleanup: contextlib.ExitStack, bootstrap: str, postgres: PostgresStores | None) -> ServiceStack:
+    root = run_root()
+    _bind_stores_to_cluster(bootstrap, postgres)
+    stack = ServiceStack(
+        bootstrap=bootstrap,
+        run_dir=root,
+        postgres=postgres,
+        roster_file=repo_root() / "deploy" / "demo" / "sellers.json",
+    )
+    store = "PostgreSQL" if postgres else f"SQLite under {_relative(root / 'stores')}"
+    _say(f"services: starting {', '.join(SERVICES)} ({store}; logs in {_relative(root / 'logs')})")
+    began = time.monotonic()
+    cleanup.callback(_stop_services, stack)
+    stack.start(timeout=120)
+    _say(f"services: all four ready in {time.monotonic() - began:.1f}s")
+    return stack
+
+
+def _stop_services(stack: ServiceStack) -> None:
+    _say("services: stopping (SIGTERM)")
+    codes = stack.stop()
+    _say("services: stopped (" + ", ".join(f"{name} {_exit(code)}" for name, code in codes.items()) + ")")
+
+
+def _exit(code: int | None) -> str:
+    return "killed" if code is None else f"exit {code}"
+
+
+def _relative(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _print_summary(stack: ServiceStack, result: demo.DemoResult, started_at: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if result.first_assigned_at is not None:
+        _say(
+            f"first assignment {result.first_assigned_at - started_at:.1f}s after `make run` started, "
+            f"{result.first_assigned_at - result.sent_at:.2f}s after the first demo lead was sent"
+        )
+    _say(f"assigned: {len(result.assignments)}/{result.sent} leads in {result.all_assigned_seconds():.2f}s")
+    found = _count_found(stack, result.received)
+    _say(
+        f"received: {len(result.received)}/{result.sent} announced on leads.events.v1, "
+        f"{found}/{len(result.received)} found by GET intake /v1/leads/{{id}}"
+    )
+    sellers = _seller_names(stack)
+    table = Table(title="leads assigned per seller")
+    table.add_column("seller")
+    table.add_column("name")
+    table.add_column("leads", justify="right")
+    for owner, count in sorted(Counter(map(_owner, result.assignments.values())).items()):
+        table.add_row(owner, sellers.get(owner, ""), str(count))
+    console.print(table)
+    for service in stack.services:
+        _say(f"{service:<10} {stack.url(service)}/docs")
+
+
+def _owner(assigned: LeadAssignedV1) -> str:
+    if assigned.seller_id:
+        return assigned.seller_id
+    return f"team {assigned.team_id}" if assigned.team_id else "(nobody)"
+
+
+def _count_found(stack: ServiceStack, lead_ids: set[UUID]) -> int:
+    with httpx.Client(base_url=stack.url("intake"), timeout=5.0) as client:
+        return sum(client.get(f"/v1/leads/{lead_id}").status_code == 200 for lead_id in lead_ids)
+
+
+def _seller_names(stack: ServiceStack) -> dict[str, str]:
+    response = httpx.get(stack.url("assignment") + "/v1/sellers", timeout=5.0)
+    response.raise_for_status()
+    return {s["seller_id"]: s["name"] for s in response.json()}
+
+
+def _run_demo(stack: ServiceStack, started_at: float) -> None:
+    result = asyncio.run(demo.run(stack.bootstrap, topic_prefix=stack.topic_prefix, progress=_say))
+    _print_summary(stack, result, started_at)
+    if len(result.assignments) < result.sent:
+        _say(f"warning: only {len(result.assignments)} of {result.sent} leads were assigned; see the service logs")
+
+
+def _wait_for_signal() -> None:
+    _say("running; press Ctrl-C to stop everything")
+    while True:
+        signal.pause()
+
+
+def main() -> int:
+    """`make run`: start what is missing, run the demo, serve until Ctrl-C/SIGTERM, stop."""
+    started_at = time.monotonic()
+    signal.signal(signal.SIGINT, _raise_stopped)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    with contextlib.ExitStack() as cleanup:
+        try:
+            bootstrap = _start_kafka(cleanup)
+            use_postgres = os.environ.get("LEADFLOW_STORE", "sqlite").lower() == "postgres"
+            postgres = _start_postgres(cleanup) if use_postgres else None
+            stack = _start_services(cleanup, bootstrap, postgres)
+            _run_demo(stack, started_at)
+            _wait_for_signal()
+        except _Stopped as stopped:
+            _say(f"{stopped} received; shutting down")
+        except (RuntimeError, OSError) as exc:
+            _say(f"error: {exc}")
+            _say("hint: stores written by an older version may not load; `rm -rf .run/stores` starts afresh")
+            return 1
+    _say("everything stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
