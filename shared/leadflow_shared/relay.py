@@ -107,6 +107,7 @@ class OutboxRelay:
         self._topics = publication.stored_topics()
         self._topic_set = frozenset(self._topics)
         self._last_published: OrderedDict[UUID, int] = OrderedDict()
+        self._published_versions: dict[UUID, list[int]] = {}
         self._remembered = remembered_aggregates
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -166,17 +167,22 @@ class OutboxRelay:
         if newest <= start:
             return [], None
         notifications = recorder.select_notifications(start + 1, self._batch_size, stop=newest, topics=self._topics)
-        messages = []
+        mapped = []
         for notification in notifications:
             try:
                 domain_event = self._app.mapper.to_domain_event(notification)
-                event = self.publication.map(domain_event)
-                previous = self._previous(event.aggregate_id, event.version)
-                event = event.model_copy(update={"previous_version": previous})
-                time = getattr(domain_event, "timestamp", None) or datetime.now(UTC)
-                messages.append((notification.id, to_binary(event, source=self._source, time=time)))
+                mapped.append((notification.id, domain_event, self.publication.map(domain_event)))
             except Exception as exc:
                 raise RelayFailure(notification.id, exc) from exc
+        self._look_up_previous([(event.aggregate_id, event.version) for _, _, event in mapped])
+        messages = []
+        for notification_id, domain_event, event in mapped:
+            try:
+                event = event.model_copy(update={"previous_version": self._previous(event.aggregate_id, event.version)})
+                time = getattr(domain_event, "timestamp", None) or datetime.now(UTC)
+                messages.append((notification_id, to_binary(event, source=self._source, time=time)))
+            except Exception as exc:
+                raise RelayFailure(notification_id, exc) from exc
         # Fewer rows than asked for: nothing else of ours up to `newest`, so the position may jump there.
         reached = notifications[-1].id if len(notifications) == self._batch_size else newest
         return messages, reached
@@ -189,24 +195,26 @@ class OutboxRelay:
         elif known is not None and known < version:
             previous = known
         else:
-            previous = self._look_up_previous(aggregate_id, version)
+            published = self._published_versions.get(aggregate_id, [])
+            previous = max((v for v in published if v < version), default=0)
         self._last_published[aggregate_id] = version
         self._last_published.move_to_end(aggregate_id)
         if len(self._last_published) > self._remembered:
             self._last_published.popitem(last=False)
         return previous
 
-    def _look_up_previous(self, aggregate_id: UUID, version: int) -> int:
-        upper = version - 1
-        while upper > 0:
-            stored = self._app.recorder.select_events(aggregate_id, lte=upper, desc=True, limit=100)
-            for event in stored:
-                if event.topic in self._topic_set:
-                    return event.originator_version
-            if len(stored) < 100:
-                return 0
-            upper = stored[-1].originator_version - 1
-        return 0
+    def _look_up_previous(self, events: list[tuple[UUID, int]]) -> None:
+        """One query for every aggregate of the batch whose previous published version is not
+        remembered (a restart, or an aggregate first seen at a later version)."""
+        unknown: set[UUID] = set()
+        earlier: dict[UUID, int] = {}
+        for aggregate_id, version in events:
+            known = earlier.get(aggregate_id, self._last_published.get(aggregate_id))
+            if version > 1 and (known is None or known >= version):
+                unknown.add(aggregate_id)
+            earlier[aggregate_id] = version
+        stored = self._app.recorder.events_of(unknown, topics=self._topics) if unknown else {}
+        self._published_versions = {i: [e.originator_version for e in stored.get(i, [])] for i in unknown}
 
     async def record_position(self, reached: int) -> None:
         try:

@@ -222,6 +222,7 @@ class Service:
         problems = [f"{task.get_name()} stopped" for task in self._tasks if task.done()]
         problems += [f"consumer of {c.topic} stopped" for c in self.consumers if not c.is_running()]
         problems += [f"{name}: {what}" for name, what in self.health.problems().items()]
+        problems += list((await self.worker.call(self.app.problems)).values())
         parked = await self.worker.call(self.app.recorder.oldest_parked, 3)
         problems += _parked_too_long(parked, self.settings.stuck_after_seconds)
         if problems:

@@ -92,6 +92,14 @@ class InboxRecorder(ProcessRecorder):
         """The notification id of one stored event (for time travel to "just before it")."""
         raise NotImplementedError
 
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregates have events (one query for a whole batch)."""
+        raise NotImplementedError
+
+    def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of many aggregates (of the given topics, if any), in version order."""
+        raise NotImplementedError
+
 
 def _kwargs_rows(
     kwargs: Mapping[str, Any],
@@ -167,6 +175,36 @@ class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT COUNT(*) FROM leadflow_parked")
             return int(c.fetchone()[0])
+
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        ids = [i.hex for i in aggregate_ids]
+        found: set[UUID] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 500):
+                c.execute(
+                    f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND originator_version = 1",
+                    chunk,
+                )
+                found.update(UUID(row[0]) for row in c.fetchall())
+        return found
+
+    def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
+        ids, wanted = [i.hex for i in aggregate_ids], list(topics)
+        found: dict[UUID, list[StoredEvent]] = {}
+        topic_filter = f" AND topic IN ({','.join('?' * len(wanted))})" if wanted else ""
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 400):
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}){topic_filter} "
+                    "ORDER BY originator_id, originator_version",
+                    [*chunk, *wanted],
+                )
+                for row in c.fetchall():
+                    originator = UUID(row[0])
+                    found.setdefault(originator, []).append(StoredEvent(originator, row[1], row[2], row[3]))
+        return found
 
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as c:
@@ -277,6 +315,39 @@ class PostgresInboxRecorder(PostgresProcessRecorder, InboxRecorder):
             row = curs.fetchone()
             return int(row["n"]) if row else 0
 
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        ids = list(aggregate_ids)
+        if not ids:
+            return set()
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1").format(
+                    self._events
+                ),
+                (ids,),
+            )
+            return {row["originator_id"] for row in curs.fetchall()}
+
+    def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
+        ids, wanted = list(aggregate_ids), list(topics)
+        if not ids:
+            return {}
+        found: dict[UUID, list[StoredEvent]] = {}
+        topic_filter = SQL(" AND topic = ANY(%s)") if wanted else SQL("")
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id, originator_version, topic, state FROM {} WHERE originator_id = ANY(%s)"
+                    "{} ORDER BY originator_id, originator_version"
+                ).format(self._events, topic_filter),
+                (ids, wanted) if wanted else (ids,),
+            )
+            for row in curs.fetchall():
+                found.setdefault(row["originator_id"], []).append(
+                    StoredEvent(row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"]))
+                )
+        return found
+
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -347,6 +418,19 @@ class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         return self._rowids.get((originator_id, version))
 
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        with self._database_lock:
+            return {i for i in aggregate_ids if (i, 1) in self._rowids}
+
+    def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
+        wanted = set(topics)
+        found = {}
+        for aggregate_id in aggregate_ids:
+            events = [e for e in self.select_events(aggregate_id) if not wanted or e.topic in wanted]
+            if events:
+                found[aggregate_id] = list(events)
+        return found
+
 
 def _parked_key(p: ParkedMessage, aggregate_id: Any) -> tuple[Any, ...]:
     return (p.stream, aggregate_id, p.version, p.previous_version, p.partition, p.offset)
@@ -376,6 +460,9 @@ class ServiceApplication(Application[UUID]):
     command_attempts = 10
     moved_topics: ClassVar[Mapping[str, type[Any]]] = {}
     """Old stored topics of aggregates that moved (see leadflow_shared.moves)."""
+    uncached: ClassVar[tuple[type[Any], ...]] = ()
+    """Aggregates rarely read twice (a contact-index entry): kept out of the aggregate cache, so the
+    cache holds what is read again (a lead when its owner is decided)."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         register_moved(self.moved_topics)
@@ -414,6 +501,10 @@ class ServiceApplication(Application[UUID]):
 
     def tracked_position(self, name: str) -> int | None:
         return self.recorder.max_tracking_id(name)
+
+    def problems(self) -> dict[str, str]:
+        """What the application itself knows is wrong (reported by /readyz); none by default."""
+        return {}
 
     def execute(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one command as its own unit of work (HTTP, CLI, jobs); see `execute_at`."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
@@ -40,6 +40,9 @@ class Route:
 
     contract: type[BaseModel]
     use_case: UseCase
+    aggregates: Callable[[Any], Iterable[UUID]] | None = None
+    """The aggregates the use case will look up for a message: looked up for the whole batch at
+    once (a batch of new leads then costs one query, not one per lead)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class BatchApplier:
         waiting: dict[UUID, list[Incoming]] = defaultdict(list)
         for parked in self.app.recorder.parked_messages(self.stream, ids) if ids else []:
             waiting[parked.aggregate_id].append(self._unparked(parked))
+        uow.preload(self._aggregates_of(items))
         for item in items:
             if item.invalid is not None or _key(item) in skip:
                 continue
@@ -208,6 +212,12 @@ class BatchApplier:
         uow.commit()
         result.notification_id = uow.last_notification_id
         return result
+
+    def _aggregates_of(self, items: Sequence[Incoming]) -> Iterable[UUID]:
+        for item in items:
+            route = self.subscription.routes.get(item.type or "")
+            if route is not None and route.aggregates is not None and item.message is not None:
+                yield from route.aggregates(item.message)
 
     def _apply_one(self, uow: UnitOfWork, item: Incoming, result: Applied) -> None:
         route = self.subscription.routes.get(item.type or "")

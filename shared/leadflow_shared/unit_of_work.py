@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.domain import CollectEventsProtocol, DomainEventProtocol
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, project_aggregate
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording, Tracking
 
 from .store import InboxKey, ParkedMessage, ServiceApplication
@@ -37,6 +37,7 @@ class UnitOfWork:
         self.tracking = tracking
         self._loaded: dict[UUID, Any] = {}
         self._changed: dict[UUID, Any] = {}
+        self._dirty: dict[UUID, Any] = {}
         self._events: list[DomainEventProtocol[UUID]] = []
         self.inbox: dict[InboxKey, int] = {}
         self.parked: list[ParkedMessage] = []
@@ -64,6 +65,29 @@ class UnitOfWork:
             raise not_found()
         return aggregate
 
+    def preload(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Load these aggregates (and learn which do not exist yet) with one query for all of
+        them, instead of one per aggregate when the use cases ask. Cached ones are left to the
+        cache."""
+        unknown = [i for i in dict.fromkeys(aggregate_ids) if i not in self._loaded]
+        cache = self.app.repository.cache
+        if cache is not None:
+            unknown = [i for i in unknown if not _cached(cache, i)]
+        if not unknown:
+            return
+        repository = self.app.repository
+        if repository.snapshot_store is not None:  # snapshots: let the repository pick the start
+            for aggregate_id in set(unknown) - self.app.recorder.existing(unknown):
+                self._loaded[aggregate_id] = None
+            return
+        stored = self.app.recorder.events_of(unknown)
+        to_domain_event = self.app.mapper.to_domain_event
+        for aggregate_id in unknown:
+            events = stored.get(aggregate_id)
+            self._loaded[aggregate_id] = (
+                project_aggregate(None, [to_domain_event(e) for e in events]) if events else None
+            )
+
     def get_as(self, cls: type[A], aggregate_id: UUID) -> A | None:
         return cast("A | None", self.get(aggregate_id))
 
@@ -79,12 +103,14 @@ class UnitOfWork:
                 continue
             self._loaded[aggregate.id] = aggregate
             self._changed[aggregate.id] = aggregate
+            self._dirty[aggregate.id] = aggregate
 
     def flush(self) -> None:
-        """Collect the pending events of every changed aggregate, in the order they happened."""
-        for aggregate in self._changed.values():
-            if isinstance(aggregate, CollectEventsProtocol):
-                self._events.extend(aggregate.collect_events())
+        """Collect the pending events of the aggregates added since the last flush, in the order
+        they happened (a use case adds an aggregate when it changes it)."""
+        for aggregate in self._dirty.values():
+            self._events.extend(aggregate.collect_events())
+        self._dirty.clear()
 
     @property
     def touched(self) -> Iterable[UUID]:
@@ -103,6 +129,7 @@ class UnitOfWork:
     def commit(self) -> list[Recording[UUID]]:
         """Record everything in one transaction. Raises RecordConflictError when another
         writer changed one of the aggregates first (evict and try again)."""
+        self._dirty.update(self._changed)  # anything changed but not added again since
         self.flush()
         if not self.has_changes:
             self.committed = True
@@ -110,9 +137,18 @@ class UnitOfWork:
                 callback()
             return []
         processing = ProcessingEvent[UUID](tracking=self.tracking)
-        processing.collect_events(*self._events, inbox=self.inbox, parked=self.parked, unparked=self.unparked)
-        processing.aggregates.update(self._changed)
+        # Set directly: collect_events checks each event against a runtime protocol (slow).
+        processing.events.extend(self._events)
+        processing.saved_kwargs.update(inbox=self.inbox, parked=self.parked, unparked=self.unparked)
+        uncached = self.app.uncached
+        processing.aggregates.update((i, a) for i, a in self._changed.items() if not isinstance(a, uncached))
         self.recordings = self.app.record(processing)
+        cache = self.app.repository.cache
+        if uncached and cache is not None:
+            for aggregate_id, aggregate in self._changed.items():
+                if isinstance(aggregate, uncached):
+                    with contextlib.suppress(KeyError):
+                        cache.get(aggregate_id, evict=True)
         self.committed = True
         for callback in self._after_commit:
             callback()
@@ -131,3 +167,11 @@ class UnitOfWork:
     def last_notification_id(self) -> int | None:
         ids = [r.notification.id for r in self.recordings]
         return max(ids) if ids else None
+
+
+def _cached(cache: Any, aggregate_id: UUID) -> bool:
+    try:
+        cache.get(aggregate_id)
+    except KeyError:
+        return False
+    return True

@@ -29,6 +29,20 @@ RosterEvent: Any = Roster
 
 _CHANGED = "changed sellers"
 
+SELLER_AND_ROSTER_EVENTS: tuple[type[Any], ...] = (
+    SellerEvent.Registered,
+    SellerEvent.ProfileChanged,
+    SellerEvent.LeadTaken,
+    SellerEvent.LeadReleased,
+    RosterEvent.Opened,
+    RosterEvent.SellerJoined,
+    RosterEvent.TeamDefined,
+    RosterEvent.TeamNamed,
+    RosterEvent.MembersAdded,
+    RosterEvent.MembersRemoved,
+)
+"""Everything that changes what the engine reads of a seller."""
+
 
 class SellerNotFound(LookupError):
     def __init__(self, seller_id: str) -> None:
@@ -43,18 +57,11 @@ class SellerViews:
         self._states: dict[str, SellerState] = {}
         self._roster: Roster = Roster()
         self._join_index: dict[str, int] = {}
-        self._topics = stored_topics(
-            [
-                SellerEvent.Registered,
-                SellerEvent.ProfileChanged,
-                SellerEvent.LeadTaken,
-                SellerEvent.LeadReleased,
-                RosterEvent.Opened,
-                RosterEvent.SellerJoined,
-                RosterEvent.TeamDefined,
-            ]
-        )
+        self._topics = stored_topics(SELLER_AND_ROSTER_EVENTS)
         self._seen = 0
+        self.problems: dict[str, str] = {}
+        """Sellers whose stored profile cannot be read (written before profiles were checked):
+        left out of decisions and named by /readyz until an admin corrects them."""
         self.reload()
 
     # -- reading ---------------------------------------------------------------------------
@@ -73,6 +80,8 @@ class SellerViews:
         for seller_id, seller in changed.items():
             known = fresh.get(seller_id)
             if known is None or known[0] != seller.version:
+                if seller_id in self.problems:
+                    continue  # unreadable profile: left out (see `problems`)
                 known = fresh[seller_id] = (seller.version, self._state_of(seller))
             overlay[seller_id] = known[1]
         return [overlay.get(s) or self._states[s] for s in self._roster.order if s in self._states or s in overlay]
@@ -96,8 +105,8 @@ class SellerViews:
             if seller is None:
                 raise SellerNotFound(seller_id)
             changed[seller_id] = seller
-            uow.add(seller)
             uow.after_commit(lambda: self._update(seller))
+        uow.add(changed[seller_id])  # about to change: its events go into this unit
         return changed[seller_id]  # type: ignore[no-any-return]
 
     def roster_changed(self, uow: UnitOfWork, roster: Roster) -> None:
@@ -119,7 +128,7 @@ class SellerViews:
         for seller_id in self._roster.order:
             seller = self._load(seller_uuid(seller_id))
             if seller is not None:
-                self._states[seller_id] = self._state_of(seller)
+                self._update(seller)
 
     def catch_up(self, uow: UnitOfWork | None = None) -> None:
         """Other processes share the store: reload what they changed since the last look
@@ -157,14 +166,22 @@ class SellerViews:
             if aggregate_id in by_uuid:
                 seller = self._load(aggregate_id)
                 if seller is not None:
-                    self._states[seller.seller_id] = self._state_of(seller)
+                    self._update(seller)
 
     def refresh(self, seller: Seller) -> None:
         """The store knows better than this view: take the seller as loaded now."""
         self._update(seller)
 
     def _update(self, seller: Seller) -> None:
-        self._states[seller.seller_id] = self._state_of(seller)
+        try:
+            self._states[seller.seller_id] = self._state_of(seller)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            self._states.pop(seller.seller_id, None)
+            self.problems[seller.seller_id] = (
+                f"seller {seller.seller_id} left out of decisions: unreadable profile ({exc})"
+            )
+        else:
+            self.problems.pop(seller.seller_id, None)
 
     def _set_roster(self, roster: Roster) -> None:
         teams_before = self._roster.teams
@@ -174,7 +191,7 @@ class SellerViews:
             for seller_id in list(self._states):
                 seller = self._load(seller_uuid(seller_id))
                 if seller is not None:
-                    self._states[seller_id] = self._state_of(seller)
+                    self._update(seller)
 
     def _state_of(self, seller: Seller) -> SellerState:
         index = self._join_index.get(seller.seller_id, len(self._join_index))

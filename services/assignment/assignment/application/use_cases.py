@@ -176,6 +176,9 @@ class AssignmentApplication(ServiceApplication):
         self.views.catch_up()
         return self.views.states()
 
+    def problems(self) -> dict[str, str]:
+        return dict(self.views.problems)
+
     def seller_aggregates(self) -> list[Seller]:
         """Every seller in the order they joined (the load report)."""
         return [self.get_seller(s) for s in self.roster().order]

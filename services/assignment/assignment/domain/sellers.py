@@ -223,8 +223,18 @@ class UnknownTeam(LookupError):
     pass
 
 
+MEMBERS_PER_EVENT = 500
+"""Team membership changes are recorded in events of at most this many sellers, so an event
+stays small whatever the team's size."""
+
+
 class Roster(Aggregate):
-    """Which sellers exist (in the order they joined) and the teams they form."""
+    """Which sellers exist (in the order they joined) and the teams they form.
+
+    Besides the recorded state (`order`, `teams`), it keeps indexes derived from the same events
+    (who is known, which teams a seller is in), so membership questions cost the same for a
+    team of 10 as for a team of 10,000.
+    """
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -234,37 +244,76 @@ class Roster(Aggregate):
     def __init__(self) -> None:
         self.order: list[str] = []
         self.teams: dict[str, dict[str, Any]] = {}
+        self._known: set[str] = set()
+        self._teams_of: dict[str, list[str]] = {}
 
     def has_seller(self, seller_id: str) -> bool:
-        return seller_id in self.order
+        return seller_id in self._known
 
     @event("SellerJoined")
     def add_seller(self, seller_id: str) -> None:
         self.order.append(seller_id)
+        self._known.add(seller_id)
 
     def define_team(self, team_id: str, name: str, members: list[str]) -> None:
+        """The team is named `name` and holds exactly `members` (in that order) from now on."""
         self.check_members_known(members)
+        wanted = list(dict.fromkeys(members))
         current = self.teams.get(team_id)
-        if current is None or current["name"] != name or current["members"] != members:
-            self._team_defined(team_id, name, list(dict.fromkeys(members)))
+        if current is None or current["name"] != name:
+            self._team_named(team_id, name)
+        present = set(self.teams[team_id]["members"])
+        wanted_set = set(wanted)
+        removed = [m for m in self.teams[team_id]["members"] if m not in wanted_set]
+        added = [m for m in wanted if m not in present]
+        for start in range(0, len(removed), MEMBERS_PER_EVENT):
+            self._members_removed(team_id, removed[start : start + MEMBERS_PER_EVENT])
+        for start in range(0, len(added), MEMBERS_PER_EVENT):
+            self._members_added(team_id, added[start : start + MEMBERS_PER_EVENT])
 
     def check_members_known(self, members: list[str]) -> None:
-        unknown = [m for m in members if m not in self.order]
+        unknown = [m for m in members if m not in self._known]
         if unknown:
-            raise UnknownTeam(f"unknown sellers: {', '.join(unknown)}")
+            raise UnknownTeam(f"unknown sellers: {', '.join(unknown[:20])}")
 
     @event("TeamDefined")
     def _team_defined(self, team_id: str, name: str, members: list[str]) -> None:
-        self.teams[team_id] = {"name": name, "members": members}
+        """Recorded before Spine v2: a team and its whole member list in one event."""
+        for member in self.teams.get(team_id, {}).get("members", []):
+            self._teams_of[member].remove(team_id)
+        self.teams[team_id] = {"name": name, "members": []}
+        self._add_members(team_id, members)
+
+    @event("TeamNamed")
+    def _team_named(self, team_id: str, name: str) -> None:
+        team = self.teams.setdefault(team_id, {"name": name, "members": []})
+        team["name"] = name
+
+    @event("MembersAdded")
+    def _members_added(self, team_id: str, sellers: list[str]) -> None:
+        self._add_members(team_id, sellers)
+
+    @event("MembersRemoved")
+    def _members_removed(self, team_id: str, sellers: list[str]) -> None:
+        gone = set(sellers)
+        self.teams[team_id]["members"] = [m for m in self.teams[team_id]["members"] if m not in gone]
+        for member in gone:
+            self._teams_of[member].remove(team_id)
+
+    def _add_members(self, team_id: str, sellers: list[str]) -> None:
+        for member in sellers:
+            self.teams[team_id]["members"].append(member)
+            self._teams_of.setdefault(member, []).append(team_id)
 
     def join_teams(self, seller_id: str, team_ids: list[str]) -> None:
         for team_id in team_ids:
-            team = self.teams.get(team_id) or {"name": team_id, "members": []}
-            if seller_id not in team["members"]:
-                self.define_team(team_id, team["name"], [*team["members"], seller_id])
+            if team_id not in self.teams:
+                self._team_named(team_id, team_id)
+            if team_id not in self._teams_of.get(seller_id, []):
+                self._members_added(team_id, [seller_id])
 
     def teams_of(self, seller_id: str) -> tuple[str, ...]:
-        return tuple(t for t, team in self.teams.items() if seller_id in team["members"])
+        return tuple(self._teams_of.get(seller_id, ()))
 
     def team_members(self, team_id: str) -> list[str]:
         if team_id not in self.teams:

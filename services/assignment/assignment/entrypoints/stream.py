@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from leadflow_shared.contracts import (
     IntegrationEvent,
@@ -30,14 +31,19 @@ def subscriptions(app: AssignmentApplication) -> list[Subscription]:
             description="intake's lead events: new leads are assigned, updates re-evaluate the segment, "
             "recycled leads are assigned again, converted, invalid and deleted leads release their owner.",
             routes={
-                LeadReceivedV1.cloudevents_type: Route(LeadReceivedV1, app.assign_received_lead),
-                LeadUpdatedV1.cloudevents_type: Route(LeadUpdatedV1, app.update_lead),
-                LeadStatusChangedV1.cloudevents_type: Route(LeadStatusChangedV1, app.apply_status_change),
-                LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.close_deleted_lead),
+                LeadReceivedV1.cloudevents_type: Route(LeadReceivedV1, app.assign_received_lead, _the_lead),
+                LeadUpdatedV1.cloudevents_type: Route(LeadUpdatedV1, app.update_lead, _the_lead),
+                LeadStatusChangedV1.cloudevents_type: Route(LeadStatusChangedV1, app.apply_status_change, _the_lead),
+                LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.close_deleted_lead, _the_lead),
             },
             refusals=(AssignmentError, RuleError, SellerError),
         )
     ]
+
+
+def _the_lead(event: Any) -> list[UUID]:
+    """Each lead event's use case loads the lead's Assignment (its id is the lead's)."""
+    return [event.lead_id]
 
 
 def _decided(e: Any) -> IntegrationEvent:

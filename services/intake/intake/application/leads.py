@@ -71,8 +71,9 @@ def upstream_fields(inbound: InboundLeadV1) -> dict[str, Any]:
 
 class IntakeApplication(ServiceApplication):
     name = "intake"
-    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     moved_topics = MOVED_TOPICS
+    uncached = (ContactIndexEntry, Customer)
 
     def __init__(
         self,
@@ -117,7 +118,19 @@ class IntakeApplication(ServiceApplication):
 
     def receive_leads(self, uow: UnitOfWork, rows: Iterable[InboundLeadV1], *, via: str) -> list[Receipt]:
         """Many leads in one unit of work (imports); a lead twice in the batch is seen as a re-send."""
+        rows = list(rows)
+        uow.preload(i for row in rows for i in self.looked_up_by(row))
         return [self.receive_lead(uow, row, via=via) for row in rows]
+
+    @staticmethod
+    def looked_up_by(inbound: InboundLeadV1) -> list[UUID]:
+        """What `receive_lead` loads: the lead and its contact-index entries."""
+        ids = [lead_id_for(inbound.source, inbound.external_id)]
+        if inbound.contact.email:
+            ids.append(index_id("email", inbound.contact.email.lower()))
+        if inbound.contact.phone:
+            ids.append(index_id("phone", inbound.contact.phone))
+        return ids
 
     def on_contact_lifecycle_changed(self, uow: UnitOfWork, change: ContactLifecycleChangedV1) -> UUID | None:
         """Auto-create a lead (once) when a contact reaches the configured lifecycle stage."""

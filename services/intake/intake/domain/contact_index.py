@@ -7,6 +7,7 @@ the entry's version and one retries.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -15,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 _INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "leadflow:intake:contact-index")
 
 
+@lru_cache(maxsize=20_000)  # asked several times per lead while it is taken in
 def index_id(kind: str, normalised: str) -> UUID:
     return uuid5(_INDEX_NAMESPACE, f"{kind}:{normalised}")
 

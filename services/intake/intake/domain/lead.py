@@ -14,6 +14,7 @@ tighten later. Exact lifecycle rules (docs/intake.md has the table):
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -55,6 +56,7 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
 VOIDED_ACTIONS = ["unvoid"]
 
 
+@lru_cache(maxsize=20_000)  # asked several times per lead while it is taken in
 def lead_id_for(source: str, external_id: str) -> UUID:
     """The same upstream lead always gets the same id, so a re-sent lead is recognised."""
     return uuid5(LEAD_NAMESPACE, f"{source}\x1f{external_id}")

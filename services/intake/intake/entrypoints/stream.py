@@ -39,7 +39,9 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
             description="Leads from upstream marketing systems: CloudEvents (binary or structured mode) of type "
             "lead.inbound.v1 or contact.lifecycle-changed.v1, or a bare InboundLeadV1 JSON object.",
             routes={
-                InboundLeadV1.cloudevents_type: Route(InboundLeadV1, functools.partial(app.receive_lead, via="kafka")),
+                InboundLeadV1.cloudevents_type: Route(
+                    InboundLeadV1, functools.partial(app.receive_lead, via="kafka"), aggregates=app.looked_up_by
+                ),
                 ContactLifecycleChangedV1.cloudevents_type: Route(
                     ContactLifecycleChangedV1, app.on_contact_lifecycle_changed
                 ),
@@ -53,7 +55,11 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
         Subscription(
             topic=ASSIGNMENTS_EVENTS,
             description="assignment's decisions: intake records each lead's owner.",
-            routes={LeadAssignedV1.cloudevents_type: Route(LeadAssignedV1, app.on_assignment_decided)},
+            routes={
+                LeadAssignedV1.cloudevents_type: Route(
+                    LeadAssignedV1, app.on_assignment_decided, lambda decision: [decision.lead_id]
+                )
+            },
             refusals=(LeadError,),
         ),
     ]
@@ -66,8 +72,9 @@ def _snapshot(e: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
         "version": e.originator_version,
         "lead_id": e.originator_id,
         "type": snapshot["lead_type"],
-        "contact": Contact.model_validate(snapshot["contact"]),
-        "company": Company.model_validate(snapshot["company"]),
+        # Stored as validated on the way in: not validated again on the way out.
+        "contact": Contact.model_construct(**snapshot["contact"]),
+        "company": Company.model_construct(**snapshot["company"]),
         "score": snapshot.get("score"),
         "campaign_id": snapshot.get("campaign_id"),
         "lifecycle_stage": details.get("lifecycle_stage"),
