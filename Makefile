@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit test-integration test-e2e bench lint format schemas rebuild-intake infra-up infra-down clean
+.PHONY: setup run test test-unit test-integration test-e2e bench bench-engine lint format schemas rebuild-intake infra-up infra-down clean
 
 setup:
 	@bash deploy/setup.sh
@@ -22,10 +22,11 @@ test-integration: setup
 test-e2e: setup
 	$(PY) -m pytest -m "e2e or chaos" $(PYTEST_ARGS)
 
-bench: setup ## throughput figures (not part of `make test`)
-	$(PY) bench/run.py
+bench: setup ## every figure of docs/performance.md (~30 min; not part of `make test`); BENCH_ARGS=--quick for a smoke run
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-engine: setup ## the assignment decision alone, in-process (100 sellers, 20 rules)
 	$(PY) bench/assignment.py
-	$(PY) bench/import_leads.py
 
 rebuild-intake: setup ## drop and rebuild every intake read model from the event store
 	$(PY) -m intake.entrypoints.cli rebuild-read-models

@@ -97,11 +97,12 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             writer.writerow([row[h] for h in HEADER])
 
 
-def run_cli(csv_path: Path, env: dict[str, str], report: Path, batch_size: int) -> float:
+def run_cli(csv_path: Path, env: dict[str, str], report: Path, batch_size: int, quiet: bool = False) -> float:
     command = [sys.executable, "-m", "intake.entrypoints.cli", "import-leads", str(csv_path), "--report", str(report)]
     command += ["--batch-size", str(batch_size)]
     started = time.perf_counter()
-    result = subprocess.run(command, env={**os.environ, **env}, check=False)
+    output = subprocess.DEVNULL if quiet else None
+    result = subprocess.run(command, env={**os.environ, **env}, check=False, stdout=output, stderr=output)
     seconds = time.perf_counter() - started
     if result.returncode not in (0, 1):  # 1: some rows were rejected, as planned
         raise SystemExit(f"import-leads failed with exit code {result.returncode}")

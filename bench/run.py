@@ -1,13 +1,22 @@
-"""Throughput figures for leadflow on this machine (`make bench`; not part of `make test`).
+"""leadflow's figures on this machine (`make bench`; never part of `make test`).
 
-In one run, on a fresh local broker:
-  a) end to end: leads/s from leads.inbound.v1 to assignments.events.v1, the four services
-     as processes with SQLite stores;
-  b) raw aiokafka: produce → consume of as many messages of the same size, for comparison;
-  c) the event store: events/s saving aggregates in batches of 100 and one at a time, with
-     SQLite, and PostgreSQL too when a local PostgreSQL can be started.
+In one run, on a fresh local broker, beside the raw baselines:
 
-    python bench/run.py [--leads N] [--no-postgres]
+  1. baselines: aiokafka produce → consume; the event store saving in batches (SQLite, PostgreSQL);
+  2. the four services as processes, SQLite stores:
+     a. throughput: N leads sent upstream as fast as they go, until the N-th LeadAssignedV1;
+        py-spy samples intake and assignment meanwhile (where each stage's time goes);
+     b. latency at steady offered loads (100, 500, 1,000 leads/s): p50 / p95 / p99 from the send
+        to the LeadAssignedV1, and the throughput achieved; a PNG of both against offered load;
+     c. RSS of each service once 100,000 leads went through;
+     d. the same throughput again once 500,000 leads are in the stores (cost must stay flat);
+  3. the same throughput with PostgreSQL stores;
+  4. a 1,000,000-row CSV template import through the CLI (SQLite).
+
+    python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
+
+Results go to .run/bench/ (results.json, results.md, latency.png, profiles/); `--docs` also
+copies the table and the plot to docs/performance/. `--quick` shrinks every figure (a smoke run).
 """
 
 from __future__ import annotations
@@ -17,12 +26,16 @@ import asyncio
 import json
 import os
 import platform
+import random
 import shutil
+import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,96 +45,272 @@ from eventsourcing.domain import Aggregate, event
 from rich.console import Console
 from rich.table import Table
 
+from intake.domain import lead_id_for
 from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.store import ServiceApplication
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
-from leadflow_tools import LocalKafka, LocalPostgres, demo, free_port
-from leadflow_tools._paths import run_root
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND
+from leadflow_tools import LocalKafka, demo, free_port
+from leadflow_tools._paths import repo_root, run_root
 from leadflow_tools.postgres import throwaway_postgres
-from leadflow_tools.stack import SERVICES, ServiceStack
+from leadflow_tools.stack import SERVICES, PostgresStores, ServiceStack
 
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=140)
 PARTITIONS = 6  # the services' default for lead topics
+ASSIGNED = b"lead.assigned.v1"
+SELLERS = [{"seller_id": f"s{i}", "name": f"Seller {i}"} for i in range(1, 9)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Figure:
     name: str
-    count: int
-    seconds: float
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+    note: str = ""
 
-    @property
-    def per_second(self) -> float:
-        return self.count / self.seconds if self.seconds else float("inf")
+
+@dataclass
+class Results:
+    machine: dict[str, Any]
+    figures: list[Figure] = field(default_factory=list)
+    latency: list[dict[str, float]] = field(default_factory=list)
+    profiles: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        verdict = "" if figure.ok is None else (" [green]meets[/]" if figure.ok else " [red]misses[/]")
+        say(f"[bold]{figure.name}[/]: {figure.value:,.1f} {figure.unit} {figure.target}{verdict} {figure.note}")
+        return figure
 
 
 def say(message: str) -> None:
     console.print(f"[bold cyan]bench[/] {message}", highlight=False)
 
 
-# -- a) end to end ------------------------------------------------------------------
+# -- leads and the watcher ------------------------------------------------------------------
 
 
-async def end_to_end(stack: ServiceStack, messages: list[demo.Message]) -> list[Figure]:
-    """Send every message upstream; time from the first send to the last LeadReceivedV1
-    (intake's share) and to the last LeadAssignedV1 (the whole way)."""
-    consumer = await _consumer_at_start(stack.bootstrap, LEADS_EVENTS, ASSIGNMENTS_EVENTS)
-    seen: dict[str, set[bytes]] = {LEADS_EVENTS: set(), ASSIGNMENTS_EVENTS: set()}
-    done_at: dict[str, float] = {}
-    began = time.monotonic()
-    sending = asyncio.create_task(demo.send(stack.bootstrap, LEADS_INBOUND, messages))
-    reporter = asyncio.create_task(
-        _report_every(2.0, began, len(messages), lambda: len(seen[ASSIGNMENTS_EVENTS]), "assigned")
-    )
-    try:
-        while len(done_at) < len(seen):
-            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
-                seen[tp.topic].update(r.key for r in records if r.key is not None and _counts(tp.topic, r.headers))
-            for topic, keys in seen.items():
-                if len(keys) >= len(messages):
-                    done_at.setdefault(topic, time.monotonic() - began)
-            if sending.done():
-                sending.result()  # a failed send ends the run with its error
-        await sending
-    finally:
-        reporter.cancel()
-        await consumer.stop()
-    return [
-        Figure("e2e inbound → assigned (4 services, SQLite)", len(messages), done_at[ASSIGNMENTS_EVENTS]),
-        Figure("  of which inbound → received (intake)", len(messages), done_at[LEADS_EVENTS]),
-    ]
+def lead_stream(batch: str, start: int, count: int, seed: int = 1) -> Iterator[tuple[bytes, demo.Message]]:
+    """Leads `start`..`start+count` as (lead id as the key text, message), in the demo's three shapes."""
+    rng = random.Random(f"{seed}:{start}")
+    now = datetime.now(UTC)
+    modes = ("bare", "structured", "binary")
+    for i in range(start, start + count):
+        lead = demo._lead(rng, f"{batch}-{i:07d}", now - timedelta(minutes=rng.randint(0, 600)))
+        yield str(lead_id_for(lead["source"], lead["external_id"])).encode(), demo.encode(lead, modes[i % 3])
 
 
-def _counts(topic: str, headers: Sequence[tuple[str, bytes]] | None) -> bool:
-    return topic == LEADS_EVENTS or demo.is_lead_assigned(headers)
+class AssignedWatcher:
+    """Reads assignments.events.v1 from the start; remembers when each lead was first assigned."""
 
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.assigned_at: dict[bytes, float] = {}
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        self._task: asyncio.Task[None] | None = None
 
-async def _report_every(interval: float, began: float, total: int, done: Callable[[], int], what: str) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        elapsed = time.monotonic() - began
-        say(f"  {done()}/{total} {what} after {elapsed:.0f}s ({done() / elapsed:.0f}/s)")
-
-
-async def _consumer_at_start(bootstrap: str, *topics: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    assigned: list[TopicPartition] = []
-    for topic in topics:
-        while not (partitions := consumer.partitions_for_topic(topic)):
-            await consumer._client.force_metadata_update()
+    async def start(self) -> None:
+        await self._consumer.start()
+        while not (partitions := self._consumer.partitions_for_topic(self.topic)):
+            await self._consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
-        assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(assigned)
-    await consumer.seek_to_beginning()
-    return consumer
+        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
+        await self._consumer.seek_to_beginning()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            for records in (await self._consumer.getmany(timeout_ms=50, max_records=5000)).values():
+                now = time.monotonic()
+                for record in records:
+                    headers = dict(record.headers or ())
+                    if headers.get("ce_type") == ASSIGNED:
+                        self.assigned_at.setdefault(headers["ce_subject"], now)
+
+    async def until(self, keys: list[bytes], timeout: float, what: str) -> float:
+        """Wait until every key is assigned; returns the time the last one was."""
+        deadline, step = time.monotonic() + timeout, time.monotonic() + 5
+        while True:
+            missing = sum(1 for k in keys if k not in self.assigned_at)
+            if not missing:
+                return max(self.assigned_at[k] for k in keys)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{what}: {missing} of {len(keys)} leads not assigned within {timeout:.0f}s")
+            if time.monotonic() > step:
+                say(f"  {what}: {len(keys) - missing:,}/{len(keys):,} assigned")
+                step = time.monotonic() + 5
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._consumer.stop()
 
 
-# -- b) raw Kafka -------------------------------------------------------------------
+async def producer_for(bootstrap: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    return producer
 
 
-async def raw_kafka(bootstrap: str, messages: list[demo.Message]) -> Figure:
-    """The same bytes through a bare producer and consumer: the broker's share of (a)."""
+# -- 2a/3: throughput -----------------------------------------------------------------------
+
+
+async def throughput(
+    stack: ServiceStack, watcher: AssignedWatcher, batch: str, start: int, count: int
+) -> tuple[float, float]:
+    """Send `count` leads as fast as they go; (leads/s to the last LeadAssignedV1, seconds)."""
+    messages = list(lead_stream(batch, start, count))
+    producer = await producer_for(stack.bootstrap)
+    topic = stack.topic_prefix + LEADS_INBOUND
+    try:
+        began = time.monotonic()
+        pending = [await producer.send(topic, value=v, key=k, headers=h) for _, (k, v, h) in messages]
+        await asyncio.gather(*pending)
+        last = await watcher.until([key for key, _ in messages], timeout=60 + count / 50, what="throughput")
+    finally:
+        await producer.stop()
+    seconds = last - began
+    return count / seconds, seconds
+
+
+# -- 2b: latency at steady offered loads -----------------------------------------------------
+
+
+async def steady_load(
+    stack: ServiceStack, watcher: AssignedWatcher, batch: str, start: int, rate: int, seconds: float
+) -> dict[str, float]:
+    count = int(rate * seconds)
+    messages = list(lead_stream(batch, start, count))
+    producer = await producer_for(stack.bootstrap)
+    topic = stack.topic_prefix + LEADS_INBOUND
+    sent_at: dict[bytes, float] = {}
+    try:
+        began = time.monotonic()
+        pending = []
+        for i, (key, (k, v, h)) in enumerate(messages):
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent_at[key] = time.monotonic()
+            pending.append(await producer.send(topic, value=v, key=k, headers=h))
+        await asyncio.gather(*pending)
+        last = await watcher.until(list(sent_at), timeout=120, what=f"{rate} leads/s")
+    finally:
+        await producer.stop()
+    latencies = sorted(watcher.assigned_at[k] - t for k, t in sent_at.items())
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "offered": rate,
+        "achieved": count / (last - began),
+        "p50_ms": 1000 * cuts[49],
+        "p95_ms": 1000 * cuts[94],
+        "p99_ms": 1000 * cuts[98],
+        "max_ms": 1000 * latencies[-1],
+        "leads": count,
+    }
+
+
+# -- 2c/2d: filling the stores, RSS ----------------------------------------------------------
+
+
+async def fill(stack: ServiceStack, watcher: AssignedWatcher, batch: str, start: int, count: int) -> None:
+    """Send `count` more leads, never more than 20,000 ahead of the assignments."""
+    producer = await producer_for(stack.bootstrap)
+    topic = stack.topic_prefix + LEADS_INBOUND
+    keys: list[bytes] = []
+    try:
+        began, chunk = time.monotonic(), 10_000
+        for offset in range(0, count, chunk):
+            while len(keys) - sum(1 for k in keys[-40_000:] if k in watcher.assigned_at) > 20_000:
+                await asyncio.sleep(0.5)
+            size = min(chunk, count - offset)
+            pending = []
+            for key, (k, v, h) in lead_stream(batch, start + offset, size):
+                keys.append(key)
+                pending.append(await producer.send(topic, value=v, key=k, headers=h))
+            await asyncio.gather(*pending)
+            done = offset + size
+            say(f"  filling: {done:,}/{count:,} sent ({done / (time.monotonic() - began):,.0f}/s)")
+        await watcher.until(keys[-20_000:], timeout=600, what="filling")
+        await watcher.until(keys, timeout=600, what="filling")
+    finally:
+        await producer.stop()
+
+
+def rss_mb(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- profiles -------------------------------------------------------------------------------
+
+STAGES = [
+    ("decode (envelope + contract)", ("subscriptions.py", "decode")),
+    ("apply: use cases", ("subscriptions.py", "_apply_one")),
+    ("apply: load aggregates", ("unit_of_work.py", "preload")),
+    ("apply: commit (events, inbox, tracking)", ("unit_of_work.py", "commit")),
+    ("relay: read + map", ("relay.py", "_read_batch")),
+    ("relay: publish", ("relay.py", "publish_next_batch")),
+    ("projections", ("projection.py", "catch_up")),
+    ("Kafka client (fetch, produce)", ("aiokafka", "")),
+    ("FastStream dispatch", ("faststream", "")),
+]
+
+
+@contextmanager
+def profiled(stack: ServiceStack, out: Path, seconds: float) -> Iterator[dict[str, Path]]:
+    """py-spy samples intake and assignment (raw stacks) while the block runs, if it can."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out.mkdir(parents=True, exist_ok=True)
+    files, procs = {}, []
+    if Path(spy).exists():
+        for service in ("intake", "assignment"):
+            files[service] = out / f"{service}.txt"
+            command = [spy, "record", "--pid", str(stack.pid(service)), "--format", "raw", "-o", str(files[service])]
+            command += ["--rate", "100", "--nonblocking", "--duration", str(int(seconds))]
+            procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        yield files
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def stage_shares(path: Path) -> dict[str, float]:
+    """Share of a service's samples per stage (a sample counts for the first stage on its stack)."""
+    if not path.exists():
+        return {}
+    total, shares = 0, dict.fromkeys([name for name, _ in STAGES] + ["other"], 0)
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n, total = int(count), total + int(count)
+        for name, (module, function) in STAGES:
+            if any(module in frame and function in frame for frame in stack.split(";")):
+                shares[name] += n
+                break
+        else:
+            shares["other"] += n
+    return {name: 100 * n / total for name, n in shares.items()} if total else {}
+
+
+# -- 1: baselines ---------------------------------------------------------------------------
+
+
+async def raw_kafka(bootstrap: str, count: int) -> float:
+    """The same bytes through a bare producer and consumer: the broker's share."""
     topic = "bench.raw"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -129,24 +318,23 @@ async def raw_kafka(bootstrap: str, messages: list[demo.Message]) -> Figure:
         await admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     finally:
         await admin.close()
-    consumer = await _consumer_at_start(bootstrap, topic)
-    received = 0
-    began = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
+    messages = [m for _, m in lead_stream("raw", 0, count)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+    await consumer.seek_to_beginning()
+    producer = await producer_for(bootstrap)
+    received, began = 0, time.monotonic()
     try:
         sending = asyncio.gather(*[await producer.send(topic, value=v, key=k, headers=h) for k, v, h in messages])
-        while received < len(messages):
+        while received < count:
             received += sum(len(r) for r in (await consumer.getmany(timeout_ms=200)).values())
         seconds = time.monotonic() - began
         await sending
     finally:
         await producer.stop()
         await consumer.stop()
-    return Figure("raw aiokafka produce → consume", len(messages), seconds)
-
-
-# -- c) event store -----------------------------------------------------------------
+    return count / seconds
 
 
 class BenchLead(Aggregate):
@@ -161,36 +349,18 @@ class BenchApplication(ServiceApplication):
     name = "bench"
 
 
-def event_store(label: str, env: dict[str, str], leads: list[dict[str, Any]], batch: int) -> Figure:
+def event_store(env: dict[str, str], count: int, batch: int = 100) -> float:
     app = BenchApplication(env=env)
+    leads = [json.loads(v) for _, (_, v, _) in lead_stream("store", 0, count)]
     began = time.monotonic()
-    step = max(batch, len(leads) // 5 // batch * batch)
-    for start in range(0, len(leads), batch):
+    for start in range(0, count, batch):
         app.save(*(BenchLead(lead) for lead in leads[start : start + batch]))
-        if (start + batch) % step == 0:
-            say(f"  {start + batch}/{len(leads)} events saved")
     seconds = time.monotonic() - began
     app.close()
-    return Figure(f"event store {label}, {_how(batch)}", len(leads), seconds)
+    return count / seconds
 
 
-def _how(batch: int) -> str:
-    return f"batches of {batch}" if batch > 1 else "one at a time"
-
-
-def sqlite_env(path: Path) -> dict[str, str]:
-    return ServiceSettings(service_name="bench", sqlite_path=path).eventsourcing_env()
-
-
-def postgres_env(pg: LocalPostgres, dbname: str) -> dict[str, str]:
-    pg.create_database(dbname)
-    settings = ServiceSettings(
-        service_name="bench", postgres_host="127.0.0.1", postgres_port=pg.port, postgres_user="leadflow"
-    )
-    return settings.eventsourcing_env() | {"POSTGRES_DBNAME": dbname}
-
-
-# -- the run ------------------------------------------------------------------------
+# -- the stacks -----------------------------------------------------------------------------
 
 
 @contextmanager
@@ -205,14 +375,17 @@ def local_kafka(run_dir: Path) -> Iterator[LocalKafka]:
 
 
 @contextmanager
-def services(bootstrap: str, run_dir: Path) -> Iterator[ServiceStack]:
+def services(bootstrap: str, run_dir: Path, postgres: PostgresStores | None = None) -> Iterator[ServiceStack]:
+    run_dir.mkdir(parents=True, exist_ok=True)
     roster = run_dir / "sellers.json"
-    roster.write_text(json.dumps([{"seller_id": f"s{i}", "name": f"Seller {i}"} for i in range(1, 6)]))
+    roster.write_text(json.dumps(SELLERS))
     stack = ServiceStack(
         bootstrap=bootstrap,
         run_dir=run_dir,
+        topic_prefix=f"b{int(time.time())}.",
         ports={service: free_port() for service in SERVICES},
         roster_file=roster,
+        postgres=postgres,
     )
     say(f"starting the four services (logs in {run_dir / 'logs'})")
     stack.start(timeout=120)
@@ -222,58 +395,255 @@ def services(bootstrap: str, run_dir: Path) -> Iterator[ServiceStack]:
         stack.stop()
 
 
-def measure_kafka(run_dir: Path, count: int) -> list[Figure]:
-    leads = demo.build_leads(demo.new_batch_id(), count)
-    messages = demo.messages(leads)
-    size = sum(len(value) for _, value, _ in messages) / count
-    figures: list[Figure] = []
-    with local_kafka(run_dir / "kafka") as kafka:
-        with services(kafka.bootstrap, run_dir) as stack:
-            say(f"a) end to end: {count} leads (about {size:.0f} bytes each) into {LEADS_INBOUND}")
-            figures += asyncio.run(end_to_end(stack, messages))
-        say(f"b) raw aiokafka: {count} messages of the same size")
-        figures.append(asyncio.run(raw_kafka(kafka.bootstrap, messages)))
-    return figures
+async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespace, results: Results) -> None:
+    with services(kafka.bootstrap, run_dir) as stack:
+        watcher = AssignedWatcher(kafka.bootstrap, stack.topic_prefix + ASSIGNMENTS_EVENTS)
+        await watcher.start()
+        batch, sent = f"bench-{os.getpid()}", 0
+        try:
+            say(f"2a) throughput: {args.leads:,} leads, SQLite stores")
+            await throughput(stack, watcher, batch, sent, min(2000, args.leads))  # warm-up
+            sent += min(2000, args.leads)
+            with profiled(stack, run_dir / "profiles", seconds=max(5, args.leads / 1000)) as profiles:
+                rate, _ = await throughput(stack, watcher, batch, sent, args.leads)
+            sent += args.leads
+            first = results.add(Figure("e2e inbound → assigned, SQLite", rate, "leads/s", "≥ 2,000", rate >= 2000))
+            results.profiles = {service: stage_shares(path) for service, path in profiles.items()}
+
+            for rate in args.rates:
+                say(f"2b) steady load: {rate} leads/s for {args.steady_seconds:.0f}s")
+                row = await steady_load(stack, watcher, batch, sent, rate, args.steady_seconds)
+                sent += int(row["leads"])
+                results.latency.append(row)
+                target, ok = ("≤ 200 ms", row["p99_ms"] <= 200) if rate == 100 else ("", None)
+                results.add(
+                    Figure(
+                        f"latency at {rate} leads/s: p99",
+                        row["p99_ms"],
+                        "ms",
+                        target,
+                        ok,
+                        f"(p50 {row['p50_ms']:.0f}, p95 {row['p95_ms']:.0f}; achieved {row['achieved']:.0f}/s)",
+                    )
+                )
+
+            if sent < args.rss_leads:
+                say(f"2c) filling to {args.rss_leads:,} leads")
+                await fill(stack, watcher, batch, sent, args.rss_leads - sent)
+                sent = args.rss_leads
+            await asyncio.sleep(2)
+            for service in SERVICES:
+                mb = rss_mb(stack.pid(service))
+                results.add(Figure(f"RSS of {service} after {sent:,} leads", mb, "MB", "≤ 250", mb <= 250))
+
+            if args.grown_leads > sent:
+                say(f"2d) filling to {args.grown_leads:,} leads in the stores")
+                await fill(stack, watcher, batch, sent, args.grown_leads - sent)
+                sent = args.grown_leads
+                again, _ = await throughput(stack, watcher, batch, sent, args.leads)
+                sent += args.leads
+                ratio = again / first.value
+                results.add(
+                    Figure(
+                        f"e2e again with {args.grown_leads:,} leads in the stores",
+                        again,
+                        "leads/s",
+                        "within 10 %",
+                        ratio >= 0.9,
+                        f"({100 * (ratio - 1):+.0f} % against the first)",
+                    )
+                )
+                for service in ("intake", "assignment"):
+                    mb = rss_mb(stack.pid(service))
+                    results.add(Figure(f"RSS of {service} after {sent:,} leads", mb, "MB", "≤ 250", mb <= 250))
+        finally:
+            await watcher.stop()
 
 
-def measure_event_stores(run_dir: Path, count: int, with_postgres: bool) -> list[Figure]:
-    leads = demo.build_leads(demo.new_batch_id(), count)
-    figures: list[Figure] = []
-    for batch in (100, 1):
-        say(f"c) event store: {count} events into SQLite, {_how(batch)}")
-        figures.append(event_store("SQLite", sqlite_env(run_dir / f"store-{batch}.sqlite"), leads, batch))
-    if not with_postgres:
-        return figures
+async def postgres_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespace, results: Results) -> None:
     with throwaway_postgres(run_dir / "postgres", say) as pg:
-        if pg is not None:
-            for batch in (100, 1):
-                say(f"c) event store: {count} events into PostgreSQL, {_how(batch)}")
-                figures.append(event_store("PostgreSQL", postgres_env(pg, f"bench_{batch}"), leads, batch))
-    return figures
+        if pg is None:
+            say("no local PostgreSQL: the PostgreSQL figures are left out")
+            return
+        databases = {service: f"bench_{service}" for service in SERVICES}
+        for name in databases.values():
+            pg.create_database(name)
+        stores = PostgresStores(host="127.0.0.1", port=pg.port, user="leadflow", databases=databases)
+        with services(kafka.bootstrap, run_dir / "pg-stack", postgres=stores) as stack:
+            watcher = AssignedWatcher(kafka.bootstrap, stack.topic_prefix + ASSIGNMENTS_EVENTS)
+            await watcher.start()
+            try:
+                say(f"3) throughput: {args.leads:,} leads, PostgreSQL stores")
+                await throughput(stack, watcher, "pg", 0, min(2000, args.leads))
+                rate, _ = await throughput(stack, watcher, "pg", 2000, args.leads)
+                results.add(Figure("e2e inbound → assigned, PostgreSQL", rate, "leads/s", "≥ 1,000", rate >= 1000))
+            finally:
+                await watcher.stop()
+        env = ServiceSettings(service_name="bench", postgres_host="127.0.0.1", postgres_port=pg.port)
+        pg.create_database("bench_store")
+        results.add(
+            Figure(
+                "baseline: event store PostgreSQL, batches of 100",
+                event_store(env.eventsourcing_env() | {"POSTGRES_DBNAME": "bench_store"}, args.store_events),
+                "events/s",
+            )
+        )
 
 
-def print_table(figures: list[Figure]) -> None:
-    table = Table(title=f"leadflow bench — {os.cpu_count()} cores, Python {platform.python_version()}")
-    table.add_column("name")
-    table.add_column("count", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("per second", justify="right")
-    for f in figures:
-        table.add_row(f.name, f"{f.count:,}", f"{f.seconds:.2f}", f"{f.per_second:,.0f}")
+def template_import(run_dir: Path, rows: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import import_leads
+
+    work = run_dir / "import"
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path = work / "leads.csv"
+    say(f"4) generating a {rows:,}-row template file")
+    import_leads.generate(csv_path, rows)
+    env = {"INTAKE_RUN_DIR": str(work), "INTAKE_SQLITE_PATH": str(work / "intake.sqlite")}
+    say(f"4) importing {rows:,} rows through the CLI (SQLite)")
+    seconds = import_leads.run_cli(csv_path, env, work / "report.json", 500, quiet=True)
+    totals = json.loads((work / "report.json").read_text())["totals"]
+    results.add(
+        Figure(
+            f"{rows:,}-row CSV import (SQLite)",
+            seconds / 60,
+            "minutes",
+            "≤ 10",
+            seconds <= 600,
+            f"({rows / seconds:,.0f} rows/s; " + ", ".join(f"{k} {v:,}" for k, v in totals.items()) + ")",
+        )
+    )
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def plot(latency: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    offered = [row["offered"] for row in latency]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(offered, [row["achieved"] for row in latency], "o-", color="tab:blue", label="achieved")
+    left.plot(offered, offered, ":", color="tab:gray", label="offered")
+    left.set_xlabel("offered load (leads/s)")
+    left.set_ylabel("throughput (leads/s)", color="tab:blue")
+    right = left.twinx()
+    right.plot(offered, [row["p99_ms"] for row in latency], "s-", color="tab:red", label="p99")
+    right.plot(offered, [row["p50_ms"] for row in latency], "^--", color="tab:orange", label="p50")
+    right.axhline(200, color="tab:red", linestyle=":", linewidth=0.8)
+    right.set_ylabel("latency inbound → LeadAssignedV1 (ms)", color="tab:red")
+    right.set_yscale("log")
+    fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88))
+    left.set_title("leadflow, 4 services, SQLite stores, 2 cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: Results) -> str:
+    lines = [
+        f"Measured {results.machine['date']} on {results.machine['cores']} cores, {results.machine['python']}, "
+        f"{results.machine['platform']}: `{results.machine['command']}`.",
+        "",
+        "| figure | measured | target |",
+        "|---|---:|---|",
+    ]
+    for f in results.figures:
+        verdict = "" if f.ok is None else (" ✔" if f.ok else " ✘")
+        lines.append(f"| {f.name} {f.note} | {f.value:,.1f} {f.unit} | {f.target}{verdict} |")
+    if results.latency:
+        lines += [
+            "",
+            "| offered leads/s | achieved leads/s | p50 ms | p95 ms | p99 ms | max ms |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in results.latency:
+            lines.append(
+                f"| {row['offered']:.0f} | {row['achieved']:.0f} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} "
+                f"| {row['p99_ms']:.0f} | {row['max_ms']:.0f} |"
+            )
+    if results.profiles:
+        names = [name for name, _ in STAGES] + ["other"]
+        services = list(results.profiles)
+        lines += ["", "| share of samples (py-spy) | " + " | ".join(services) + " |", "|---|" + "---:|" * len(services)]
+        for name in names:
+            lines.append(
+                f"| {name} | " + " | ".join(f"{results.profiles[s].get(name, 0):.0f} %" for s in services) + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def print_table(results: Results) -> None:
+    table = Table(title=f"leadflow bench — {results.machine['cores']} cores, {results.machine['python']}")
+    for column in ("figure", "measured", "target"):
+        table.add_column(column, justify="right" if column == "measured" else "left")
+    for f in results.figures:
+        verdict = "" if f.ok is None else (" ✔" if f.ok else " ✘")
+        table.add_row(f"{f.name} {f.note}", f"{f.value:,.1f} {f.unit}", f"{f.target}{verdict}")
     console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=10_000, help="leads, messages and events per figure")
-    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL event-store figures")
+    parser.add_argument("--quick", action="store_true", help="small figures, for a smoke run")
+    parser.add_argument("--leads", type=int, default=20_000, help="leads per throughput figure")
+    parser.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL figures")
+    parser.add_argument("--skip-import", action="store_true", help="leave out the 1,000,000-row import")
+    parser.add_argument("--docs", action="store_true", help="copy the table and the plot to docs/performance/")
     args = parser.parse_args(argv)
+    args.rates = [100, 500, 1000]
+    args.steady_seconds, args.rss_leads, args.grown_leads = 20.0, 100_000, 500_000
+    args.import_rows, args.store_events = 1_000_000, 20_000
+    if args.quick:
+        args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
+        args.import_rows, args.store_events = 10_000, 2_000
     run_dir = run_root() / "bench"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    figures = measure_kafka(run_dir, args.leads)
-    figures += measure_event_stores(run_dir, args.leads, with_postgres=not args.no_postgres)
-    print_table(figures)
+    command = "make bench" if not argv and len(sys.argv) == 1 else "python bench/run.py " + " ".join(sys.argv[1:])
+    results = Results(
+        machine={
+            "date": time.strftime("%Y-%m-%d"),
+            "cores": os.cpu_count(),
+            "python": f"Python {platform.python_version()}",
+            "platform": platform.platform(terse=True),
+            "command": command,
+        }
+    )
+    with local_kafka(run_dir / "kafka") as kafka:
+        say("1) baselines")
+        results.add(
+            Figure(
+                "baseline: raw aiokafka produce → consume", asyncio.run(raw_kafka(kafka.bootstrap, args.leads)), "msg/s"
+            )
+        )
+        sqlite_env = ServiceSettings(service_name="bench", sqlite_path=run_dir / "store.sqlite").eventsourcing_env()
+        results.add(
+            Figure(
+                "baseline: event store SQLite, batches of 100", event_store(sqlite_env, args.store_events), "events/s"
+            )
+        )
+        asyncio.run(sqlite_stack(kafka, run_dir / "sqlite-stack", args, results))
+        if not args.no_postgres:
+            asyncio.run(postgres_stack(kafka, run_dir, args, results))
+    if not args.skip_import:
+        template_import(run_dir, args.import_rows, results)
+    if results.latency:
+        plot(results.latency, run_dir / "latency.png")
+    (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")
+    (run_dir / "results.md").write_text(markdown(results))
+    print_table(results)
+    say(f"results in {run_dir}")
+    if args.docs:
+        docs = repo_root() / "docs" / "performance"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(run_dir / "results.md", docs / "latest.md")
+        if results.latency:
+            shutil.copy(run_dir / "latency.png", docs / "latency.png")
+        say(f"copied to {docs}")
     return 0
 
 

@@ -109,16 +109,24 @@ class ProjectionRunner:
                     if newest <= position:
                         self.known_position = position
                         return total
-                    notifications = self.app.recorder.select_notifications(
-                        position + 1, self.batch_size, stop=newest, topics=self._topics
-                    )
-                    events = [self.app.mapper.to_domain_event(n) for n in notifications]
+                    events, last = self._read(position, newest)
                     if events:
                         self.projection.apply(tx, events)
-                    reached = notifications[-1].id if len(notifications) == self.batch_size else newest
+                    reached = last if len(events) == self.batch_size else newest
                     tx.execute(f"UPDATE {POSITIONS} SET position = ? WHERE name = ?", (reached, self.projection.name))
                 self.known_position = reached
                 total += len(events)
+
+    def _read(self, position: int, newest: int) -> tuple[list[Any], int]:
+        """The next batch after `position` up to `newest`, and the last notification id in it."""
+        recent = self.app.recent.read(position, newest, self._topic_set, self.batch_size)
+        if recent is not None:  # written by this process: already decoded
+            return [event for _, event in recent], (recent[-1][0] if recent else newest)
+        notifications = self.app.recorder.select_notifications(
+            position + 1, self.batch_size, stop=newest, topics=self._topics
+        )
+        events = [self.app.mapper.to_domain_event(n) for n in notifications]
+        return events, (notifications[-1].id if notifications else newest)
 
     def listener(self, loop: asyncio.AbstractEventLoop) -> Callable[[list[Recording[UUID]]], None]:
         """For `app.on_recorded`: wake the runner when something it reads was stored."""

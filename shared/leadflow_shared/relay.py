@@ -166,14 +166,21 @@ class OutboxRelay:
         newest = recorder.max_notification_id() or 0
         if newest <= start:
             return [], None
-        notifications = recorder.select_notifications(start + 1, self._batch_size, stop=newest, topics=self._topics)
+        recent = self._app.recent.read(start, newest, self._topic_set, self._batch_size)
+        if recent is not None:  # written by this process: no need to read and decode them again
+            events = recent
+            reached = events[-1][0] if len(events) == self._batch_size else newest
+        else:
+            notifications = recorder.select_notifications(start + 1, self._batch_size, stop=newest, topics=self._topics)
+            events = [(n.id, n) for n in notifications]
+            reached = notifications[-1].id if len(notifications) == self._batch_size else newest
         mapped = []
-        for notification in notifications:
+        for notification_id, stored in events:
             try:
-                domain_event = self._app.mapper.to_domain_event(notification)
-                mapped.append((notification.id, domain_event, self.publication.map(domain_event)))
+                domain_event = stored if recent is not None else self._app.mapper.to_domain_event(stored)
+                mapped.append((notification_id, domain_event, self.publication.map(domain_event)))
             except Exception as exc:
-                raise RelayFailure(notification.id, exc) from exc
+                raise RelayFailure(notification_id, exc) from exc
         self._look_up_previous([(event.aggregate_id, event.version) for _, _, event in mapped])
         messages = []
         for notification_id, domain_event, event in mapped:
@@ -184,7 +191,6 @@ class OutboxRelay:
             except Exception as exc:
                 raise RelayFailure(notification_id, exc) from exc
         # Fewer rows than asked for: nothing else of ours up to `newest`, so the position may jump there.
-        reached = notifications[-1].id if len(notifications) == self._batch_size else newest
         return messages, reached
 
     def _previous(self, aggregate_id: UUID, version: int) -> int:
@@ -257,7 +263,8 @@ class OutboxRelay:
                     await self._sleep_or_wake(self._idle_poll_seconds)
             except Exception as exc:
                 self.failures += 1
-                self._health.report(self.name, f"relay to {self.topic} stuck at {exc}")
+                where = f"stuck at {exc}" if isinstance(exc, RelayFailure) else f"failing: {type(exc).__name__}: {exc}"
+                self._health.report(self.name, f"relay to {self.topic} {where}")
                 log.warning("relay to %s failed (attempt %s): %s", self.topic, self.failures, exc)
                 if self._recreate_producer is not None and isinstance(exc, RelayFailure):
                     with contextlib.suppress(Exception):

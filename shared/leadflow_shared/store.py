@@ -432,6 +432,48 @@ class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
         return found
 
 
+class RecentEvents:
+    """The domain events this process committed lately, by notification id.
+
+    The relays and projections follow the notification log; for what this process wrote itself
+    they take the events from here instead of reading and decoding them again. Only an unbroken
+    run of notification ids is served: anything else (another process's writes, ids skipped by a
+    rolled-back transaction, a window that has moved on) is read from the store as usual.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._ids: list[int] = []
+        self._items: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, recordings: Sequence[Recording[UUID]]) -> None:
+        with self._lock:
+            for recording in recordings:
+                notification = recording.notification
+                if self._ids and notification.id != self._ids[-1] + 1:
+                    self._ids, self._items = [], []  # a gap: start a new unbroken run
+                self._ids.append(notification.id)
+                self._items.append((notification.topic, recording.domain_event))
+            if len(self._ids) > 2 * self._size:
+                del self._ids[: -self._size], self._items[: -self._size]
+
+    def read(self, after: int, newest: int, topics: frozenset[str], limit: int) -> list[tuple[int, Any]] | None:
+        """Events of `topics` in (after, newest], at most `limit`; None if this cannot say."""
+        with self._lock:
+            if not self._ids or self._ids[0] > after + 1 or self._ids[-1] < newest:
+                return None
+            start = after + 1 - self._ids[0]
+            found = []
+            for index in range(start, newest - self._ids[0] + 1):
+                topic, event = self._items[index]
+                if topic in topics:
+                    found.append((self._ids[index], event))
+                    if len(found) == limit:
+                        break
+            return found
+
+
 def _parked_key(p: ParkedMessage, aggregate_id: Any) -> tuple[Any, ...]:
     return (p.stream, aggregate_id, p.version, p.previous_version, p.partition, p.offset)
 
@@ -468,6 +510,7 @@ class ServiceApplication(Application[UUID]):
         register_moved(self.moved_topics)
         super().__init__(env)
         self.conflicts_retried = 0
+        self.recent = RecentEvents()
         self.on_recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         """Called on the store thread after every commit with what it recorded (relays and
         projections are nudged from here)."""
@@ -496,6 +539,7 @@ class ServiceApplication(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
+        self.recent.add(recordings)
         for listener in self.on_recorded:
             listener(recordings)
 
@@ -522,12 +566,10 @@ class ServiceApplication(Application[UUID]):
         from .unit_of_work import UnitOfWork
 
         for attempt in range(1, self.command_attempts + 1):
-            uow = UnitOfWork(self)
             try:
-                result = use_case(uow, *args, **kwargs)
-                uow.commit()
+                with UnitOfWork(self) as uow:  # forgets what it changed if anything fails
+                    result = use_case(uow, *args, **kwargs)
             except RecordConflictError:
-                uow.forget()
                 self.conflicts_retried += 1
                 if attempt == self.command_attempts:
                     raise

@@ -180,7 +180,12 @@ class BatchApplier:
         message; raises RecordConflictError when another writer got there first.
         """
         last = items[-1]
-        uow = UnitOfWork(self.app, tracking_for(last.topic, last.partition, last.offset))
+        with UnitOfWork(self.app, tracking_for(last.topic, last.partition, last.offset)) as uow:
+            result = self._apply(uow, items, skip)
+        result.notification_id = uow.last_notification_id
+        return result
+
+    def _apply(self, uow: UnitOfWork, items: Sequence[Incoming], skip: frozenset[tuple[str, int]]) -> Applied:
         result = Applied()
         ordered = [i for i in items if i.invalid is None and i.ordered]
         ids = {i.aggregate_id for i in ordered if i.aggregate_id is not None}
@@ -209,8 +214,6 @@ class BatchApplier:
             self._apply_one(uow, item, result)
             self._advance(uow, seen, item)
             self._drain(uow, seen, waiting[item.aggregate_id], result, skip)
-        uow.commit()
-        result.notification_id = uow.last_notification_id
         return result
 
     def _aggregates_of(self, items: Sequence[Incoming]) -> Iterable[UUID]:

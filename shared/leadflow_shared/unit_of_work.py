@@ -11,8 +11,10 @@ the unit of work and changes them; the caller commits once:
 - the commit records every new event, at most one tracking row and the inbox changes in one
   transaction (`ServiceApplication.record`), then snapshots and notifies.
 
-A unit of work that fails is simply dropped: it holds deep copies, so nothing it changed
-reaches the aggregate cache or the store.
+Aggregates come from the cache as they are, not copied (a deep copy of every aggregate a
+batch touches costs more than the rest of the batch): a unit of work that fails must `forget`
+what it changed, which evicts those aggregates from the cache so the next read comes from the
+store. Used as a context manager it commits on success and forgets on any error.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class UnitOfWork:
         """The aggregate, loaded once per unit of work (None if it does not exist)."""
         if aggregate_id not in self._loaded:
             try:
-                self._loaded[aggregate_id] = self.app.repository.get(aggregate_id)
+                self._loaded[aggregate_id] = self.app.repository.get(aggregate_id, deepcopy_from_cache=False)
             except AggregateNotFoundError:
                 self._loaded[aggregate_id] = None
         return self._loaded[aggregate_id]
@@ -155,13 +157,26 @@ class UnitOfWork:
         return self.recordings
 
     def forget(self) -> None:
-        """After a failed commit: the aggregates this unit changed may be stale in the cache."""
+        """After a failure: what this unit changed (cached objects, or stale) leaves the cache."""
         cache = self.app.repository.cache
         if cache is None:
             return
-        for aggregate_id in self._changed:
+        for aggregate_id in {**self._changed, **self._dirty}:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        if exc_type is not None:
+            self.forget()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.forget()
+            raise
 
     @property
     def last_notification_id(self) -> int | None:

@@ -73,7 +73,7 @@ class IntakeApplication(ServiceApplication):
     name = "intake"
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     moved_topics = MOVED_TOPICS
-    uncached = (ContactIndexEntry, Customer)
+    uncached = (Customer,)
 
     def __init__(
         self,
