@@ -22,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import InterfaceError, OperationalError, RecordConflictError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
 
 log = logging.getLogger(__name__)
+
+_INFRASTRUCTURE: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, sqlite3.OperationalError)
+_INFRASTRUCTURE += (psycopg.OperationalError, KafkaError, ConnectionError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -244,8 +250,8 @@ class TrackedConsumer:
                     continue
                 raise
             except Exception as exc:
-                if not state.one_by_one or self.subscription.when_stuck != "dead_letter":
-                    raise
+                if not state.one_by_one or self.subscription.when_stuck != "dead_letter" or is_infrastructure(exc):
+                    raise  # the store or the broker is in trouble: nothing to blame the message for
                 # Stuck on this very message and the subscription says: park it in the DLQ.
                 reason = InvalidMessage(f"gave up after {state.failures} attempts: {type(exc).__name__}: {exc}")
                 await self._dead_letter([_with_error(item, reason)])
@@ -425,6 +431,20 @@ class _SeekToTracked(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._owner._on_assigned(assigned)
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Trouble of the store or the broker (waits, never a dead letter), as opposed to a failure
+    that comes with one message (a bug, bad data a check missed)."""
+    return isinstance(exc, _INFRASTRUCTURE) or any(isinstance(c, _INFRASTRUCTURE) for c in _causes(exc))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    found, seen = [], {id(exc)}
+    while (exc := exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:  # type: ignore[assignment]
+        seen.add(id(exc))
+        found.append(exc)
+    return found
 
 
 def _incoming(record: ConsumerRecord[bytes, bytes]) -> Incoming:

@@ -41,6 +41,18 @@ class Tx:
         self.execute(sql, params)
         return [tuple(r) for r in self._cursor.fetchall()]
 
+    def fetch_in(self, sql: str, column: str, values: Sequence[Any], size: int = 500) -> list[tuple[Any, ...]]:
+        """`sql` (a SELECT ending in WHERE or AND) for rows whose `column` is one of `values`,
+        in as few statements as the dialect allows."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), size):
+            chunk = list(values[start : start + size])
+            if self.dialect == "postgres":
+                rows += self.fetchall(f"{sql} {column} = ANY(?)", (chunk,))
+            else:
+                rows += self.fetchall(f"{sql} {column} IN ({', '.join('?' * len(chunk))})", chunk)
+        return rows
+
     def fetchone(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         self.execute(sql, params)
         row = self._cursor.fetchone()

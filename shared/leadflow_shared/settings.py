@@ -103,9 +103,10 @@ class ServiceSettings(BaseSettings):
                 "POSTGRES_POOL_SIZE": "4",
                 "POSTGRES_MAX_OVERFLOW": "4",
                 "CREATE_TABLE": "y",
-                # Other processes may write the same store: a cached aggregate is brought up to
-                # date (one SELECT) before each use.
-                "AGGREGATE_CACHE_FASTFORWARD": "y",
+                # Other processes may write the same store, yet a cached aggregate is used as it
+                # is: a stale one makes the write conflict (it is then reloaded and the batch
+                # applied again), and reads ask the store for newer events (`latest`).
+                "AGGREGATE_CACHE_FASTFORWARD": "n",
             }
         path = self.sqlite_path or self.run_dir / "stores" / f"{self.service_name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import functools
 import json
 import threading
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import ProcessRecorder, Recording, StoredEvent, Tracking
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -545,6 +546,42 @@ class ServiceApplication(Application[UUID]):
 
     def tracked_position(self, name: str) -> int | None:
         return self.recorder.max_tracking_id(name)
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether other processes may write this store (PostgreSQL)."""
+        return self.env.get("PERSISTENCE_MODULE", "") == "eventsourcing.postgres"
+
+    def latest(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored now, for a read (a copy: change it only through a unit of work).
+
+        The cached copy is used when this process is the store's only writer; otherwise it is
+        brought up to date with the events other processes stored since (one query).
+        Raises AggregateNotFoundError."""
+        cache = self.repository.cache
+        if not self.shared_store or cache is None:
+            return self.repository.get(aggregate_id)
+        try:
+            cached = cache.get(aggregate_id)
+        except KeyError:
+            return self.repository.get(aggregate_id)
+        newer = list(self.repository.event_store.get(aggregate_id, gt=cached.version))
+        return project_aggregate(copy.deepcopy(cached), newer) if newer else copy.deepcopy(cached)
+
+    def fast_forward_cached(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Bring these aggregates up to date in the cache, where they are cached (in place: the
+        cache holds them as units of work use them). For a shared store's other writers."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            try:
+                cached = cache.get(aggregate_id)
+            except KeyError:
+                continue
+            newer = list(self.repository.event_store.get(aggregate_id, gt=cached.version))
+            if newer:
+                cache.put(aggregate_id, project_aggregate(cached, newer))
 
     def problems(self) -> dict[str, str]:
         """What the application itself knows is wrong (reported by /readyz); none by default."""

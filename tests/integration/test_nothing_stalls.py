@@ -191,3 +191,38 @@ async def test_a_dead_background_task_or_consumer_fails_readiness(kafka_bootstra
         await intake.consumers[1].subscriber.stop()
         status, body = await readiness(intake)
         assert f"consumer of {prefix}assignments.events.v1 stopped" in body["checks"]["workers"]
+
+
+async def test_a_message_that_keeps_failing_is_parked_in_the_dead_letter_topic_where_the_subscription_says_so(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake.application import IntakeApplication
+
+    real = IntakeApplication.receive_lead
+
+    def broken_for_one(self: IntakeApplication, uow: Any, inbound: Any, **kwargs: Any) -> Any:
+        if inbound.external_id == "boom":
+            raise TypeError("a bug that only this lead hits")
+        return real(self, uow, inbound, **kwargs)
+
+    monkeypatch.setattr(IntakeApplication, "receive_lead", broken_for_one)
+    prefix = new_prefix()
+    intake = intake_on(kafka_bootstrap, tmp_path, prefix, stuck_after_attempts=3, lead_topic_partitions=1)
+    async with started(intake):
+        # Given a lead that hits a bug (not bad content, not the store), then a good one,
+        await produce(
+            kafka_bootstrap,
+            prefix + "leads.inbound.v1",
+            [(b"boom", as_bytes(inbound_lead("boom")), []), (b"fine", as_bytes(inbound_lead("fine")), [])],
+        )
+        # it is retried and /readyz says so while it is,
+        _, body = await eventually(lambda: readiness(intake), until=lambda r: r[0] == 503, timeout=20)
+        assert "stuck at offset 0" in body["checks"]["workers"]
+        # then, leads.inbound.v1 being a subscription that parks such messages, it goes to the
+        # dead-letter topic with the error, the lead after it is applied and /readyz is green again.
+        assert await eventually(lambda: has_lead(intake, "fine"), until=bool, timeout=30)
+        (dead,) = await read_topic(kafka_bootstrap, prefix + "leads.inbound.v1.dlq", expect=1, settle=0.5)
+        reason = json.loads(headers_of(dead)["leadflow_error"])["reason"]
+        assert "gave up after" in reason and "TypeError: a bug that only this lead hits" in reason
+        assert not await has_lead(intake, "boom")
+        await eventually(lambda: readiness(intake), until=lambda r: r[0] == 200, timeout=10)

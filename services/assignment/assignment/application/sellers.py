@@ -10,7 +10,6 @@ before each unit of work and the sellers it names are reloaded.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -59,6 +58,7 @@ class SellerViews:
         self._join_index: dict[str, int] = {}
         self._topics = stored_topics(SELLER_AND_ROSTER_EVENTS)
         self._seen = 0
+        self._own: set[int] = set()
         self.problems: dict[str, str] = {}
         """Sellers whose stored profile cannot be read (written before profiles were checked):
         left out of decisions and named by /readyz until an admin corrects them."""
@@ -106,15 +106,24 @@ class SellerViews:
                 raise SellerNotFound(seller_id)
             changed[seller_id] = seller
             uow.after_commit(lambda: self._update(seller))
+            self._remember_own_writes(uow)
         uow.add(changed[seller_id])  # about to change: its events go into this unit
         return changed[seller_id]  # type: ignore[no-any-return]
 
     def roster_changed(self, uow: UnitOfWork, roster: Roster) -> None:
         uow.after_commit(lambda: self._set_roster(roster))
+        self._remember_own_writes(uow)
 
     def seller_created(self, uow: UnitOfWork, seller: Seller) -> None:
         uow.scratch.setdefault(_CHANGED, {})[seller.seller_id] = seller
         uow.after_commit(lambda: self._update(seller))
+        self._remember_own_writes(uow)
+
+    def _remember_own_writes(self, uow: UnitOfWork) -> None:
+        """What this process commits is in the views already: `catch_up` need not reload it."""
+        if self._shared_store and not uow.scratch.get("own writes noted"):
+            uow.scratch["own writes noted"] = True
+            uow.after_commit(lambda: self._own.update(r.notification.id for r in uow.recordings))
 
     # -- keeping up ------------------------------------------------------------------------
 
@@ -146,17 +155,15 @@ class SellerViews:
         changed: set[UUID] = set()
         while self._seen < newest:
             notifications = recorder.select_notifications(self._seen + 1, 1000, stop=newest, topics=self._topics)
-            changed.update(UUID(str(n.originator_id)) for n in notifications)
+            changed.update(UUID(str(n.originator_id)) for n in notifications if n.id not in self._own)
             self._seen = notifications[-1].id if len(notifications) == 1000 else newest
-        self._reload_changed(changed)
+        self._own = {i for i in self._own if i > self._seen}
+        if changed:
+            self._reload_changed(changed)
 
     def _reload_changed(self, changed: Iterable[UUID]) -> None:
         ids = set(changed)
-        cache = self._app.repository.cache
-        if cache is not None:  # another process wrote these: what is cached may be behind
-            for aggregate_id in ids:
-                with contextlib.suppress(KeyError):
-                    cache.get(aggregate_id, evict=True)
+        self._app.fast_forward_cached(ids)  # another process wrote these: bring them up to date
         if ROSTER_ID in ids:
             roster = self._load(ROSTER_ID)
             if roster is not None:

@@ -167,7 +167,7 @@ class AssignmentApplication(ServiceApplication):
     def get_seller(self, seller_id: str) -> Seller:
         self.views.catch_up()
         try:
-            return self.repository.get(seller_uuid(seller_id))  # type: ignore[no-any-return]
+            return self.latest(seller_uuid(seller_id))  # type: ignore[no-any-return]
         except AggregateNotFoundError:
             raise SellerNotFound(seller_id) from None
 
@@ -442,6 +442,6 @@ class AssignmentApplication(ServiceApplication):
 
     def _find(self, aggregate_id: UUID) -> Any:
         try:
-            return self.repository.get(aggregate_id)
+            return self.latest(aggregate_id)
         except AggregateNotFoundError:
             return None

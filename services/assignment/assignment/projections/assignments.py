@@ -105,6 +105,13 @@ class AssignmentsProjection:
                 rows[lead_id] = dict(zip(_LEAD_COLUMNS, hit, strict=True)) if hit else None
             return rows[lead_id]
 
+        opened = {str(e.originator_id) for e in events if isinstance(e, AssignmentEvent.Opened)}
+        wanted = [str(e.originator_id) for e in events if not isinstance(e, SellerEvent.LeadTaken)]
+        wanted = [i for i in dict.fromkeys(wanted) if i not in opened]
+        if wanted:
+            existing = tx.fetch_in(f"SELECT {', '.join(_LEAD_COLUMNS)} FROM {LEADS} WHERE", "lead_id", wanted)
+            rows.update(dict.fromkeys(wanted))
+            rows.update({r[0]: dict(zip(_LEAD_COLUMNS, r, strict=True)) for r in existing})
         for e in events:
             if isinstance(e, SellerEvent.LeadTaken):
                 taken.append((str(e.originator_id), _iso(e.at)))

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1, LeadType
 from leadflow_shared.store import ServiceApplication
@@ -315,10 +317,8 @@ class IntakeApplication(ServiceApplication):
         uow.add(lead)
 
     def _find(self, aggregate_id: UUID) -> Any:
-        from eventsourcing.application import AggregateNotFoundError
-
         try:
-            return self.repository.get(aggregate_id)
+            return self.latest(aggregate_id)
         except AggregateNotFoundError:
             return None
 

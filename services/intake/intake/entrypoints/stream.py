@@ -51,6 +51,10 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
             max_bytes=MAX_INBOUND_BYTES,
             unknown_types="dead_letter",
             refusals=(LeadError,),
+            # Upstream input can be sent again once whatever kept failing on it is fixed: after the
+            # retry limit, a message that keeps failing (not the store, not the broker) is parked in
+            # the dead-letter topic with the error, and the leads after it go on.
+            when_stuck="dead_letter",
         ),
         Subscription(
             topic=ASSIGNMENTS_EVENTS,
