@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 Check = Callable[[], Awaitable[None]]
@@ -57,6 +58,17 @@ class BodySizeLimit(BaseHTTPMiddleware):
             if len(body) > limit:
                 return _too_large(limit)
         return await call_next(request)
+
+
+def refuse_invalid_values(api: FastAPI) -> None:
+    """A value a use case derives from valid input and finds invalid (pydantic) is the caller's
+    input problem: 422 naming the fields, never a 500 — and never echoing the values."""
+
+    @api.exception_handler(ValidationError)
+    async def invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors]
+        return JSONResponse({"detail": detail}, status_code=422)
 
 
 def _too_large(limit: int) -> JSONResponse:

@@ -114,7 +114,7 @@ async def test_every_reproducer_is_dead_lettered_with_its_reason_and_the_next_go
         by_key = {r.key: r for r in dead}
         assert set(by_key) == {*reproducers, b"huge"}
         reasons = {key: json.loads(headers_of(r)["leadflow_error"])["reason"] for key, r in by_key.items()}
-        assert "refused by the use case" in reasons[b"long-contact-id"] and "external_id" in reasons[b"long-contact-id"]
+        assert "refused by the use case" in reasons[b"long-contact-id"] and "contact_id" in reasons[b"long-contact-id"]
         assert "not a readable message" in reasons[b"huge-integer"]
         assert "type" in reasons[b"type-list"] and "type" in reasons[b"type-object"]
         assert "nested too deeply" in reasons[b"deep"]

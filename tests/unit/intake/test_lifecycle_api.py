@@ -112,3 +112,13 @@ async def test_settings_over_http_delete_a_stage_with_a_move(client: Any) -> Non
     moved = await http.delete("/v1/settings/leads/stages/new", params={"move_to": "won"})
     assert moved.status_code == 200 and moved.json()["moved"] == 1
     assert (await http.get(f"/v1/leads/{lead_id}")).json()["stage_id"] == "won"
+
+
+async def test_a_value_the_use_case_derives_and_finds_invalid_is_a_422_naming_the_field(client: Any) -> None:
+    http, app = client
+    app.execute(app.change_settings, lambda s: s.set_lifecycle_automation("sql", None))
+    change = {"source": "crm", "contact_id": "c" * 195, "lifecycle_stage": "sql", "occurred_at": "2026-11-01T10:00:00Z"}
+    response = await http.post("/v1/contacts/lifecycle-changes", json=change)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "contact_id"]
+    assert "c" * 50 not in response.text  # the value is not echoed

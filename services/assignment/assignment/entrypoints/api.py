@@ -10,9 +10,9 @@ from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from leadflow_shared.http import BodySizeLimit, Check, health_router
+from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
 
 from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
@@ -63,14 +63,25 @@ class SellerFields(Model):
     accepts_assignments: bool | None = None
     teams: list[Label] | None = Field(default=None, max_length=100)
 
-    @model_validator(mode="before")
+    @field_validator(
+        "name",
+        "time_zone",
+        "working_hours",
+        "out_of_office",
+        "languages",
+        "territories",
+        "product_lines",
+        "tags",
+        "active",
+        "accepts_assignments",
+        "teams",
+        mode="before",
+    )
     @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = sorted(k for k, v in data.items() if v is None and k != "capacity")
-            if nulls:
-                raise ValueError(f"{', '.join(nulls)}: may be left out but not null ([] or {{}} for none)")
-        return data
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null (send [] or {} for none)")
+        return value
 
     def profile(self) -> dict[str, Any]:
         fields = self.model_dump(mode="json", exclude_unset=True, exclude={"teams"})
@@ -163,6 +174,7 @@ def create_api(
 ) -> FastAPI:
     api = FastAPI(title="leadflow assignment", version="0.3.0")
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    refuse_invalid_values(api)
     api.include_router(health_router(checks))
 
     for error, status in ERRORS.items():

@@ -34,6 +34,8 @@ from ..domain import (
 )
 
 SYSTEM = "system"
+CONTACT_PREFIX = "contact:"
+MAX_EXTERNAL_ID = 200
 
 
 class LeadNotFound(LookupError):
@@ -139,11 +141,14 @@ class IntakeApplication(ServiceApplication):
         settings = self._settings(uow)
         if change.lifecycle_stage != settings.auto_create_at_lifecycle_stage:
             return None
-        # Validated like any inbound lead: a contact id that makes the external id too long
-        # is refused here (a dead letter), not retried forever.
+        if len(CONTACT_PREFIX) + len(change.contact_id) > MAX_EXTERNAL_ID:
+            # Refused (HTTP 422, a dead letter on Kafka), never retried: it cannot become a lead id.
+            raise SettingRequirement(
+                "contact_id", f"at most {MAX_EXTERNAL_ID - len(CONTACT_PREFIX)} characters (it becomes the external id)"
+            )
         inbound = InboundLeadV1(
             source=change.source,
-            external_id=f"contact:{change.contact_id}",
+            external_id=f"{CONTACT_PREFIX}{change.contact_id}",
             type=LeadType.marketing_qualified,
             contact=change.contact,
             company=change.company,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from leadflow_shared.contracts import MAX_INBOUND_BYTES
-from leadflow_shared.http import BodySizeLimit, Check, health_router
+from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
 
 from ...application import IntakeApplication
@@ -27,6 +27,7 @@ def create_api(
     )
     api.add_middleware(BodySizeLimit, max_bytes=MAX_INBOUND_BYTES, per_path=BODY_LIMITS)
     install_error_handlers(api)
+    refuse_invalid_values(api)
     api.include_router(health_router(checks))
     api.include_router(import_router(app, worker))
     api.include_router(lead_list_router(app, worker, read_model))
