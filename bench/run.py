@@ -225,7 +225,8 @@ async def fill(stack: ServiceStack, watcher: AssignedWatcher, batch: str, start:
     try:
         began, chunk = time.monotonic(), 10_000
         for offset in range(0, count, chunk):
-            while len(keys) - sum(1 for k in keys[-40_000:] if k in watcher.assigned_at) > 20_000:
+            # Everything up to 20,000 leads back must be assigned before the next chunk goes out.
+            while len(keys) > 20_000 and keys[-20_000] not in watcher.assigned_at:
                 await asyncio.sleep(0.5)
             size = min(chunk, count - offset)
             pending = []
@@ -239,6 +240,26 @@ async def fill(stack: ServiceStack, watcher: AssignedWatcher, batch: str, start:
         await watcher.until(keys, timeout=600, what="filling")
     finally:
         await producer.stop()
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def settle(stack: ServiceStack, limit: float = 120.0) -> float:
+    """Wait until intake and assignment are idle (under 5 % of a core each for a second): what a
+    phase left behind (decisions still flowing back to intake, projections catching up) must
+    not be measured as the next phase's latency. Returns the seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        before = {s: cpu_seconds(stack.pid(s)) for s in ("intake", "assignment")}
+        await asyncio.sleep(1.0)
+        if all(cpu_seconds(stack.pid(s)) - used < 0.05 for s, used in before.items()):
+            break
+    return time.monotonic() - began
 
 
 def rss_mb(pid: int | None) -> float:
@@ -404,6 +425,7 @@ async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespac
             say(f"2a) throughput: {args.leads:,} leads, SQLite stores")
             await throughput(stack, watcher, batch, sent, min(2000, args.leads))  # warm-up
             sent += min(2000, args.leads)
+            await settle(stack)
             with profiled(stack, run_dir / "profiles", seconds=max(5, args.leads / 1000)) as profiles:
                 rate, _ = await throughput(stack, watcher, batch, sent, args.leads)
             sent += args.leads
@@ -411,7 +433,8 @@ async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespac
             results.profiles = {service: stage_shares(path) for service, path in profiles.items()}
 
             for rate in args.rates:
-                say(f"2b) steady load: {rate} leads/s for {args.steady_seconds:.0f}s")
+                waited = await settle(stack)
+                say(f"2b) steady load: {rate} leads/s for {args.steady_seconds:.0f}s (settled in {waited:.0f}s)")
                 row = await steady_load(stack, watcher, batch, sent, rate, args.steady_seconds)
                 sent += int(row["leads"])
                 results.latency.append(row)
@@ -427,6 +450,7 @@ async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespac
                     )
                 )
 
+            await settle(stack)
             if sent < args.rss_leads:
                 say(f"2c) filling to {args.rss_leads:,} leads")
                 await fill(stack, watcher, batch, sent, args.rss_leads - sent)
@@ -440,6 +464,7 @@ async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespac
                 say(f"2d) filling to {args.grown_leads:,} leads in the stores")
                 await fill(stack, watcher, batch, sent, args.grown_leads - sent)
                 sent = args.grown_leads
+                say(f"  settled in {await settle(stack):.0f}s")
                 again, _ = await throughput(stack, watcher, batch, sent, args.leads)
                 sent += args.leads
                 ratio = again / first.value
@@ -475,6 +500,7 @@ async def postgres_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namesp
             try:
                 say(f"3) throughput: {args.leads:,} leads, PostgreSQL stores")
                 await throughput(stack, watcher, "pg", 0, min(2000, args.leads))
+                await settle(stack)
                 rate, _ = await throughput(stack, watcher, "pg", 2000, args.leads)
                 results.add(Figure("e2e inbound → assigned, PostgreSQL", rate, "leads/s", "≥ 1,000", rate >= 1000))
             finally:

@@ -91,7 +91,7 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
         lease: PublishLease | None = None,
-        remembered_aggregates: int = 50_000,
+        remembered_aggregates: int = 20_000,
     ) -> None:
         self._app = app
         self._worker = worker

@@ -442,7 +442,7 @@ class RecentEvents:
     rolled-back transaction, a window that has moved on) is read from the store as usual.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 5_000) -> None:
         self._size = size
         self._ids: list[int] = []
         self._items: list[tuple[str, Any]] = []

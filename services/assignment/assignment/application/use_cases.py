@@ -98,7 +98,7 @@ def lead_facts(lead: LeadSnapshot) -> dict[str, Any]:
 
 class AssignmentApplication(ServiceApplication):
     name = "assignment"
-    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
     moved_topics = MOVED_TOPICS
     # A seller's stream grows by one event per lead it takes or releases: a snapshot every 500
     # events keeps loading one (after a restart) as cheap at 500,000 leads as at 500.

@@ -75,7 +75,7 @@ def upstream_fields(inbound: InboundLeadV1) -> dict[str, Any]:
 
 class IntakeApplication(ServiceApplication):
     name = "intake"
-    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
     moved_topics = MOVED_TOPICS
     uncached = (Customer,)
 

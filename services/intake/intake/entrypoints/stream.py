@@ -218,7 +218,7 @@ class LeadIdentities:
     is remembered from those, or looked up once per lead. Runs on the store thread.
     """
 
-    def __init__(self, app: IntakeApplication, remembered: int = 100_000) -> None:
+    def __init__(self, app: IntakeApplication, remembered: int = 20_000) -> None:
         self._app = app
         self._known: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
         self._remembered = remembered
