@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent, project_aggregate
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.persistence import ProcessRecorder, Recording, StoredEvent, Tracking
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.utils import Environment, get_topic, strtobool
 from psycopg.sql import SQL, Identifier
 
 from .moves import register_moved
@@ -490,6 +490,23 @@ _RECORDER_BY_MODULE = {
 }
 
 
+def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """eventsourcing's `project_aggregate` without its per-event `isinstance` check against a
+    runtime-checkable Protocol, which cost ~10 % of intake's CPU when leads are loaded from the
+    store (profiled with py-spy during `make bench`)."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+class ServiceRepository(Repository[UUID]):
+    """The library's repository, reconstructing aggregates with `replay` unless told otherwise."""
+
+    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("projector_func", replay)
+        return super().get(aggregate_id, **kwargs)
+
+
 class ServiceApplication(Application[UUID]):
     """An eventsourcing application whose recorder also keeps tracking rows, the inbox and
     parked messages (see the module docstring).
@@ -522,6 +539,18 @@ class ServiceApplication(Application[UUID]):
         if module in _RECORDER_BY_MODULE and not environment.get("PROCESS_RECORDER_TOPIC"):
             environment["PROCESS_RECORDER_TOPIC"] = get_topic(_RECORDER_BY_MODULE[module])
         return environment
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's own construction (same settings), of a `ServiceRepository`."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return ServiceRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def construct_recorder(self) -> InboxRecorder:
         if isinstance(self.factory, POPOFactory):
@@ -566,7 +595,7 @@ class ServiceApplication(Application[UUID]):
         except KeyError:
             return self.repository.get(aggregate_id)
         newer = list(self.repository.event_store.get(aggregate_id, gt=cached.version))
-        return project_aggregate(copy.deepcopy(cached), newer) if newer else copy.deepcopy(cached)
+        return replay(copy.deepcopy(cached), newer) if newer else copy.deepcopy(cached)
 
     def fast_forward_cached(self, aggregate_ids: Iterable[UUID]) -> None:
         """Bring these aggregates up to date in the cache, where they are cached (in place: the
@@ -581,7 +610,7 @@ class ServiceApplication(Application[UUID]):
                 continue
             newer = list(self.repository.event_store.get(aggregate_id, gt=cached.version))
             if newer:
-                cache.put(aggregate_id, project_aggregate(cached, newer))
+                cache.put(aggregate_id, replay(cached, newer))
 
     def problems(self) -> dict[str, str]:
         """What the application itself knows is wrong (reported by /readyz); none by default."""

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording, Tracking
 
-from .store import InboxKey, ParkedMessage, ServiceApplication
+from .store import InboxKey, ParkedMessage, ServiceApplication, replay
 
 A = TypeVar("A")
 
@@ -86,9 +86,7 @@ class UnitOfWork:
         to_domain_event = self.app.mapper.to_domain_event
         for aggregate_id in unknown:
             events = stored.get(aggregate_id)
-            self._loaded[aggregate_id] = (
-                project_aggregate(None, [to_domain_event(e) for e in events]) if events else None
-            )
+            self._loaded[aggregate_id] = replay(None, [to_domain_event(e) for e in events]) if events else None
 
     def get_as(self, cls: type[A], aggregate_id: UUID) -> A | None:
         return cast("A | None", self.get(aggregate_id))

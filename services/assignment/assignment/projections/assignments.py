@@ -55,6 +55,8 @@ _DDL = (
         at TEXT NOT NULL
     )""",
     f"CREATE INDEX IF NOT EXISTS {TAKEN}_seller ON {TAKEN} (seller_id, at)",
+    # Pruning what is older than RECENT after every batch must not scan the table.
+    f"CREATE INDEX IF NOT EXISTS {TAKEN}_at ON {TAKEN} (at)",
 )
 
 _LEAD_COLUMNS: tuple[str, ...] = ("lead_id", "arrival", "lead", "segment", "status", "seller_id", "team_id")

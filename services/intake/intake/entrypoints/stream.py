@@ -232,8 +232,9 @@ class LeadIdentities:
             return event
         known = self._known.get(event.aggregate_id)
         if known is None:
-            lead: Any = self._app.repository.get(event.aggregate_id)
-            known = (lead.source, lead.external_id)
+            # The identity is set once, by the event that created the lead: read that one alone.
+            created: Any = next(iter(self._app.events.get(event.aggregate_id, lte=1)))
+            known = (created.source, created.external_id)
             self._remember(event.aggregate_id, known)
         return event.model_copy(update={"source": known[0], "external_id": known[1]})
 
