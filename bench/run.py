@@ -96,8 +96,9 @@ def lead_stream(batch: str, start: int, count: int, seed: int = 1) -> Iterator[t
     rng = random.Random(f"{seed}:{start}")
     now = datetime.now(UTC)
     modes = ("bare", "structured", "binary")
+    people = demo.new_people()  # 10 % of leads repeat a recent sender (demo.REPEAT_SHARE)
     for i in range(start, start + count):
-        lead = demo._lead(rng, f"{batch}-{i:07d}", now - timedelta(minutes=rng.randint(0, 600)))
+        lead = demo._lead(rng, f"{batch}-{i:07d}", now - timedelta(minutes=rng.randint(0, 600)), people)
         yield str(lead_id_for(lead["source"], lead["external_id"])).encode(), demo.encode(lead, modes[i % 3])
 
 

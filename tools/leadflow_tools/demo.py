@@ -16,12 +16,14 @@ import secrets
 import time
 import unicodedata
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import phonenumbers
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
@@ -101,26 +103,67 @@ def new_batch_id() -> str:
     return f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
+REPEAT_SHARE = 0.1
+"""Share of leads from a person who sent one shortly before (same e-mail and phone): the
+duplicates intake marks. Everyone else is a new person, as most of a real upstream's leads are."""
+
+
 def build_leads(batch: str, count: int = 100, *, seed: int | None = None) -> list[dict[str, Any]]:
     """`count` varied InboundLeadV1 objects whose external ids start with `batch`."""
     rng = random.Random(seed if seed is not None else batch)
     now = datetime.now(UTC)
-    return [_lead(rng, f"{batch}-{i:04d}", now - timedelta(minutes=rng.randint(0, 600))) for i in range(count)]
+    people = new_people()
+    return [_lead(rng, f"{batch}-{i:04d}", now - timedelta(minutes=rng.randint(0, 600)), people) for i in range(count)]
 
 
-def _lead(rng: random.Random, external_id: str, occurred_at: datetime) -> dict[str, Any]:
+def new_people() -> deque[dict[str, Any]]:
+    """The recent senders a stream of leads draws its repeats from."""
+    return deque(maxlen=1000)
+
+
+def _person(rng: random.Random) -> dict[str, Any]:
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-    company, country, city, industry, size = rng.choice(_COMPANIES)
+    company = rng.choice(_COMPANIES)
+    mailbox = f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 99_999)}"
+    return {
+        "first_name": first,
+        "last_name": last,
+        "email": f"{mailbox}@{_ascii(company[0].split()[0])}.example.com",
+        "phone": _phone(rng, company[1]),
+        "company": company,
+    }
+
+
+def _phone(rng: random.Random, country: str) -> str:
+    """A valid number of the country's usual shape, one of about a million per country."""
+    prefix = _PHONE_PREFIXES[country]
+    for _ in range(20):
+        number = prefix[:-2] + f"{rng.randint(0, 999_999):06d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
+            return number
+    return prefix + f"{rng.randint(0, 9999):04d}"
+
+
+def _lead(
+    rng: random.Random, external_id: str, occurred_at: datetime, people: deque[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    if people and rng.random() < REPEAT_SHARE:
+        person = rng.choice(people)
+    else:
+        person = _person(rng)
+        if people is not None:
+            people.append(person)
+    company, country, city, industry, size = person["company"]
     source = rng.choice(list(_SOURCES))
     lead: dict[str, Any] = {
         "source": source,
         "external_id": external_id,
         "type": rng.choice(_TYPES),
         "contact": {
-            "first_name": first,
-            "last_name": last,
-            "email": f"{_ascii(first)}.{_ascii(last)}@{_ascii(company.split()[0])}.example.com",
-            "phone": f"{_PHONE_PREFIXES[country]}{rng.randint(0, 9999):04d}",
+            "first_name": person["first_name"],
+            "last_name": person["last_name"],
+            "email": person["email"],
+            "phone": person["phone"],
             "job_title": rng.choice(_JOB_TITLES),
         },
         "company": {"name": company, "country": country, "city": city, "industry": industry, "size_band": size},

@@ -349,6 +349,22 @@ def test_possible_duplicates_are_marked_not_rejected(app: IntakeApplication) -> 
     assert app.get_lead(first).possible_duplicates == []
 
 
+def test_a_value_many_leads_share_costs_each_new_lead_the_same(app: IntakeApplication) -> None:
+    """The contact index entry stops growing after KEPT leads: the 200th lead with a shared phone
+    loads an entry as small as the 21st's, and its duplicate mark names only the first KEPT."""
+    from intake.domain.contact_index import KEPT, index_id
+
+    shared = {"first_name": "Switchboard", "email": None, "phone": "+44 20 7946 0000"}
+    leads = [new_lead(app, f"sw{i}", contact=shared) for i in range(200)]
+    entry_events = list(app.events.get(index_id("phone", "+442079460000")))
+    assert len(entry_events) == KEPT  # Opened (with the first lead) + KEPT - 1 LeadAdded
+    first_ones = sorted(str(lead) for lead in leads[:KEPT])
+    last = app.get_lead(leads[-1])
+    assert last.possible_duplicates == first_ones
+    assert app.get_lead(leads[KEPT]).possible_duplicates == first_ones
+    assert app.get_lead(leads[1]).possible_duplicates == [str(leads[0])]
+
+
 def test_merge_keeps_both_leads_and_unmerge_restores_both(app: IntakeApplication) -> None:
     survivor, merged = new_lead(app, "s"), new_lead(app, "m")
     app.execute(app.merge, survivor, merged, actor="u")
