@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     """A message retried this often or this long, a relay or projection failing, a message
     parked this long waiting for an earlier version: /readyz answers 503 naming it."""
     dead_letter_max_bytes: int = Field(default=512 * 1024, ge=4096, le=900 * 1024)
+    gc_full_pass_every: int = Field(default=100, ge=1, le=10_000)
+    """Python's cycle collector walks every long-lived object at most once per this many of its
+    middle-generation passes (Python's own default: 10). Each walk stops the service; see
+    `runtime.settle_garbage_collector`."""
 
     @model_validator(mode="after")
     def _production_needs_real_infrastructure(self) -> ServiceSettings:
