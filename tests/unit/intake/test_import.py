@@ -18,7 +18,15 @@ from intake_world import lead_list_of
 from typer.testing import CliRunner
 
 from intake.application import IntakeApplication
-from intake.application.importing import COLUMNS, FileRefused, ImportReport, LeadFile, import_file, write_template
+from intake.application.importing import (
+    COLUMNS,
+    FileRefused,
+    ImportReport,
+    LeadFile,
+    ReportFile,
+    import_file,
+    write_template,
+)
 from intake.domain import lead_id_for
 from intake.entrypoints import cli as import_cli
 from intake.entrypoints.api import create_api
@@ -259,6 +267,28 @@ def test_the_report_keeps_every_rejected_row_but_caps_the_others(app: IntakeAppl
     assert report.accepted_rows_left_out == 2 and report.totals["created"] == 3
 
 
+@pytest.mark.parametrize("name", ["report.json", "report.csv"])
+def test_a_report_file_gets_every_row_as_it_goes_while_memory_keeps_only_what_is_shown(
+    app: IntakeApplication, tmp_path: Path, name: str
+) -> None:
+    rows = [row(str(i)) for i in range(50)] + [row(f"bad{i}", type="x") for i in range(30)]
+    lead_file = LeadFile(io.BytesIO(csv_bytes(rows)))
+    lead_file.check()
+    with ReportFile(tmp_path / name) as out:
+        kept = ImportReport(keep_accepted=0, keep_rejected=5, sink=out.row)
+        import_file(app, lead_file, via="import-test", report=kept, batch_size=7)
+        out.finish(kept)
+
+    assert [r.outcome for r in kept.rows] == ["rejected"] * 5
+    if name.endswith(".json"):
+        body = json.loads((tmp_path / name).read_text())
+        assert len(body["rows"]) == 80 and body["accepted_rows_left_out"] == 0
+        assert body["totals"] == {"created": 50, "updated": 0, "duplicate": 0, "rejected": 30}
+    else:
+        lines = list(csv.DictReader((tmp_path / name).open()))
+        assert [r["outcome"] for r in lines] == ["created"] * 50 + ["rejected"] * 30
+
+
 def test_the_report_is_written_as_json_or_csv(app: IntakeApplication, tmp_path: Path) -> None:
     report = run_import(app, csv_bytes([row("1"), row("2", email="nope")]))
     report.write(tmp_path / "report.json")
@@ -298,6 +328,24 @@ def test_the_cli_imports_a_file_writes_the_report_and_exits_1_on_rejected_rows(
     assert result.exit_code == 1, result.output
     totals = json.loads((tmp_path / "r.json").read_text())["totals"]
     assert totals == {"created": 1, "updated": 0, "duplicate": 1, "rejected": 1}
+
+
+def test_the_cli_has_its_own_row_limit_far_above_the_uploads(
+    app: IntakeApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload holds the file and its report in one request (200,000 rows); the CLI streams
+    the file, so a 1,000,000-row export imports in one go (make bench imports one)."""
+    from intake.application.importing import MAX_CLI_ROWS, MAX_ROWS
+
+    assert MAX_ROWS == 200_000 and MAX_CLI_ROWS >= 1_000_000
+    monkeypatch.setattr(import_cli, "open_store", lambda: app)
+    source = tmp_path / "leads.csv"
+    source.write_bytes(csv_bytes([row("1"), row("2"), row("3")]))
+    monkeypatch.setattr(import_cli, "MAX_CLI_ROWS", 3)
+    assert CliRunner().invoke(commands(), ["import-leads", str(source)]).exit_code == 0
+    monkeypatch.setattr(import_cli, "MAX_CLI_ROWS", 2)
+    refused = CliRunner().invoke(commands(), ["import-leads", str(source)])
+    assert refused.exit_code == 2 and "more than 2 data rows" in refused.output
 
 
 def test_the_cli_exits_2_on_a_refused_file_and_writes_the_template(tmp_path: Path) -> None:

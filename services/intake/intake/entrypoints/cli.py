@@ -10,6 +10,7 @@ rebuild-read-models: drop every intake read model and replay the events into it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,9 +29,11 @@ from ..application import IntakeApplication
 from ..application.importing import (
     DEFAULT_BATCH_SIZE,
     MAX_BATCH_SIZE,
+    MAX_CLI_ROWS,
     FileRefused,
     ImportReport,
     LeadFile,
+    ReportFile,
     import_file,
     save_template,
 )
@@ -69,37 +72,42 @@ def import_leads(
     """
     console = Console(stderr=True)
     with file.open("rb") as binary:
-        lead_file = LeadFile(binary)
+        lead_file = LeadFile(binary, max_rows=MAX_CLI_ROWS)
         try:
             total = lead_file.check()
         except FileRefused as exc:
             console.print(f"[red]file refused, nothing imported:[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_FILE_REFUSED) from None
         app = open_store()
-        outcome = ImportReport(keep_accepted=None if report else 0)
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RowsPerSecond(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("rows", total=total)
-            stopped: Exception | None = None
-            try:
-                import_file(
-                    app,
-                    lead_file,
-                    via="import-cli",
-                    batch_size=batch_size,
-                    report=outcome,
-                    on_batch=lambda n: progress.advance(task, n),
-                )
-            except Exception as exc:  # the store went away: say how far it got, then stop
-                stopped = exc
-    if report is not None:
-        outcome.write(report)
+        with contextlib.ExitStack() as stack:
+            # Rows go to the report file as they are recorded; memory keeps only what is shown.
+            written = stack.enter_context(ReportFile(report)) if report is not None else None
+            outcome = ImportReport(
+                keep_accepted=0, keep_rejected=SHOWN_REJECTED, sink=written.row if written is not None else None
+            )
+            with Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                RowsPerSecond(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("rows", total=total)
+                stopped: Exception | None = None
+                try:
+                    import_file(
+                        app,
+                        lead_file,
+                        via="import-cli",
+                        batch_size=batch_size,
+                        report=outcome,
+                        on_batch=lambda n: progress.advance(task, n),
+                    )
+                except Exception as exc:  # the store went away: say how far it got, then stop
+                    stopped = exc
+            if written is not None:
+                written.finish(outcome)
     _summarise(console, outcome, report)
     if stopped is not None:
         console.print(
@@ -136,7 +144,8 @@ def _summarise(console: Console, report: ImportReport, written_to: Path | None) 
     console.print(table)
     rejected = [r for r in report.rows if r.outcome == "rejected"]
     if rejected:
-        problems = Table(title=f"rejected rows (first {min(len(rejected), SHOWN_REJECTED)} of {len(rejected)})")
+        count = report.totals["rejected"]
+        problems = Table(title=f"rejected rows (first {min(len(rejected), SHOWN_REJECTED)} of {count:,})")
         for name in ("row", "line", "field", "reason"):
             problems.add_column(name)
         for r in rejected[:SHOWN_REJECTED]:

@@ -29,6 +29,9 @@ from .template import (
 )
 
 MAX_ROWS = 200_000
+"""Data rows of one uploaded file (`POST /v1/leads/import`): one request holds it and its report."""
+MAX_CLI_ROWS = 2_000_000
+"""Data rows of one file imported with the CLI, which streams it in batches."""
 ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
 
 
