@@ -88,8 +88,7 @@ def event_id(aggregate_id: UUID, version: int) -> str:
     return str(uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))
 
 
-def to_binary(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoing:
-    """Encode an integration event in binary mode (key = subject = aggregate id)."""
+def _attributes(event: IntegrationEvent, *, source: str, time: datetime) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "specversion": SPECVERSION,
         "id": event_id(event.aggregate_id, event.version),
@@ -102,6 +101,12 @@ def to_binary(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoi
     }
     if event.previous_version is not None:
         attributes[PREVIOUS_VERSION] = str(event.previous_version)
+    return attributes
+
+
+def to_binary(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoing:
+    """Encode an integration event in binary mode (key = subject = aggregate id)."""
+    attributes = _attributes(event, source=source, time=time)
     # The data goes in as bytes: pydantic serialises the model once, the SDK passes it through.
     message = ce_kafka.to_binary(
         CloudEvent(attributes, event.model_dump_json().encode()), _FORMAT, key_mapper=_subject_key
@@ -115,18 +120,7 @@ def to_binary(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoi
 
 def to_structured(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoing:
     """The same event in structured mode (tests and tools that want one JSON value)."""
-    attributes: dict[str, Any] = {
-        "specversion": SPECVERSION,
-        "id": event_id(event.aggregate_id, event.version),
-        "source": source,
-        "type": event.cloudevents_type,
-        "subject": event.subject,
-        "time": time,
-        "datacontenttype": "application/json",
-        AGGREGATE_VERSION: str(event.version),
-    }
-    if event.previous_version is not None:
-        attributes[PREVIOUS_VERSION] = str(event.previous_version)
+    attributes = _attributes(event, source=source, time=time)
     message = ce_kafka.to_structured(CloudEvent(attributes, event.model_dump(mode="json")), _FORMAT)
     return Outgoing(
         key=event.subject.encode(),
