@@ -170,9 +170,12 @@ class TrackedConsumer:
         by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
         for record in records:
             by_partition[TopicPartition(record.topic, record.partition)].append(record)
+        # The states these records were fetched under: a partition (re)assigned while they are in
+        # hand was sought to its tracked position, which delivers them again.
+        held = {tp: self.states.get(tp) for tp in by_partition}
         try:
             for tp, partition_records in by_partition.items():
-                await self._partition(tp, partition_records)
+                await self._partition(tp, held[tp], partition_records)
             self.batches += 1
             await self._maybe_commit_hint()
         except Exception as exc:  # a bug: never let FastStream skip the batch silently
@@ -186,10 +189,11 @@ class TrackedConsumer:
             if not self._in_flight:
                 self._idle.set()
 
-    async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        state = self.states.get(tp)
-        if state is None:
-            return  # revoked while this poll was in hand: its new owner applies these
+    async def _partition(
+        self, tp: TopicPartition, state: PartitionState | None, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        if state is None or self.states.get(tp) is not state:
+            return  # not assigned when fetched, or revoked since: delivered again from the tracked position
         fresh = [r for r in records if r.offset >= state.position]
         self.skipped_as_seen += len(records) - len(fresh)
         if not fresh:
@@ -384,7 +388,13 @@ class TrackedConsumer:
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         consumer = self.consumer
         assert consumer is not None
-        ends = await consumer.end_offsets(list(assigned)) if assigned else {}
+        if not assigned:
+            return
+        # Hold the partitions before the first await: aiokafka fetches a partition as soon as it
+        # is assigned (from the committed offset or the reset policy), and records fetched before
+        # the seek below would be handed to the handler only to be skipped as already applied.
+        consumer.pause(*assigned)
+        ends = await consumer.end_offsets(list(assigned))
         for tp in assigned:
             position = await self.worker.call(self.app.tracked_position, f"{tp.topic}:{tp.partition}")
             if position is not None and position > ends.get(tp, position):
@@ -402,6 +412,7 @@ class TrackedConsumer:
             # during a rebalance. If 0 is gone (retention), the reset policy picks the earliest.
             consumer.seek(tp, position or 0)
             self.states[tp] = PartitionState(position=position or 0)
+            consumer.resume(tp)
             log.info("assigned %s:%s from tracked position %s", tp.topic, tp.partition, position)
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
