@@ -98,15 +98,26 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def run_cli(csv_path: Path, env: dict[str, str], report: Path, batch_size: int, quiet: bool = False) -> float:
+    return run_cli_measured(csv_path, env, report, batch_size, quiet)[0]
+
+
+def run_cli_measured(
+    csv_path: Path, env: dict[str, str], report: Path, batch_size: int, quiet: bool = False
+) -> tuple[float, float]:
+    """Import through the CLI in a child process: (wall seconds, the child's peak RSS in MB)."""
     command = [sys.executable, "-m", "intake.entrypoints.cli", "import-leads", str(csv_path), "--report", str(report)]
     command += ["--batch-size", str(batch_size)]
     started = time.perf_counter()
     output = subprocess.DEVNULL if quiet else None
-    result = subprocess.run(command, env={**os.environ, **env}, check=False, stdout=output, stderr=output)
+    child = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=output)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    if result.returncode not in (0, 1):  # 1: some rows were rejected, as planned
-        raise SystemExit(f"import-leads failed with exit code {result.returncode}")
-    return seconds
+    child.returncode = os.waitstatus_to_exitcode(status)
+    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    say(f"import-leads: {seconds:.1f}s, peak RSS {peak_mb:.1f} MB")
+    if child.returncode not in (0, 1):  # 1: some rows were rejected, as planned
+        raise SystemExit(f"import-leads failed with exit code {child.returncode}")
+    return seconds, peak_mb
 
 
 def import_twice(store: str, csv_path: Path, rows: int, env: dict[str, str], work: Path, batch: int) -> list[Run]:

@@ -309,6 +309,11 @@ def profiled(stack: ServiceStack, out: Path, seconds: float) -> Iterator[dict[st
                 proc.kill()
 
 
+def cpu_snapshot(stack: ServiceStack, kafka: LocalKafka) -> dict[str, float]:
+    pids = {service: stack.pid(service) for service in SERVICES} | {"broker": kafka.pid}
+    return {name: cpu_seconds(pid) for name, pid in pids.items()} | {"load generator": time.process_time()}
+
+
 def stage_shares(path: Path) -> dict[str, float]:
     """Share of a service's samples per stage (a sample counts for the first stage on its stack)."""
     if not path.exists():
@@ -427,10 +432,22 @@ async def sqlite_stack(kafka: LocalKafka, run_dir: Path, args: argparse.Namespac
             await throughput(stack, watcher, batch, sent, min(2000, args.leads))  # warm-up
             sent += min(2000, args.leads)
             await settle(stack)
+            cpu_before = cpu_snapshot(stack, kafka)
             with profiled(stack, run_dir / "profiles", seconds=max(5, args.leads / 1000)) as profiles:
                 rate, _ = await throughput(stack, watcher, batch, sent, args.leads)
+            cpu_after = cpu_snapshot(stack, kafka)
             sent += args.leads
             first = results.add(Figure("e2e inbound → assigned, SQLite", rate, "leads/s", "≥ 2,000", rate >= 2000))
+            # Where the two cores went (py-spy's sampling included, a few % of intake and assignment).
+            per_lead = {name: 1000 * (cpu_after[name] - cpu_before[name]) / args.leads for name in cpu_before}
+            results.add(
+                Figure(
+                    "CPU per lead, all processes",
+                    sum(per_lead.values()),
+                    "ms",
+                    note="(" + ", ".join(f"{name} {ms:.2f}" for name, ms in per_lead.items()) + ")",
+                )
+            )
             results.profiles = {service: stage_shares(path) for service, path in profiles.items()}
 
             for rate in args.rates:
@@ -528,7 +545,7 @@ def template_import(run_dir: Path, rows: int, results: Results) -> None:
     import_leads.generate(csv_path, rows)
     env = {"INTAKE_RUN_DIR": str(work), "INTAKE_SQLITE_PATH": str(work / "intake.sqlite")}
     say(f"4) importing {rows:,} rows through the CLI (SQLite)")
-    seconds = import_leads.run_cli(csv_path, env, work / "report.json", 500, quiet=True)
+    seconds, peak_mb = import_leads.run_cli_measured(csv_path, env, work / "report.json", 500, quiet=True)
     totals = json.loads((work / "report.json").read_text())["totals"]
     results.add(
         Figure(
@@ -540,6 +557,7 @@ def template_import(run_dir: Path, rows: int, results: Results) -> None:
             f"({rows / seconds:,.0f} rows/s; " + ", ".join(f"{k} {v:,}" for k, v in totals.items()) + ")",
         )
     )
+    results.add(Figure(f"peak RSS of the {rows:,}-row import", peak_mb, "MB"))
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -137,6 +137,11 @@ class LocalKafka:
             raise RuntimeError("java not found on PATH (Kafka needs Java 17+)")
         return java
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id, if this launcher started one (profiling, CPU accounting)."""
+        return self._read_pid()
+
     def _read_pid(self) -> int | None:
         try:
             return int(self._pid_file.read_text().strip())
