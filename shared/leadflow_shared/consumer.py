@@ -6,8 +6,9 @@ its dead letters published, and the rest applied on the store thread as one unit
 records the events with ONE tracking row (`<topic>:<partition>` = last offset + 1).
 
 The tracking table is the truth; Kafka's committed offset is a hint committed now and then.
-On assignment the rebalance listener seeks each partition to its tracked position, so a lost
-or lagging committed offset neither skips nor repeats work.
+On assignment the rebalance listener holds each partition until it has sought it to its
+tracked position, so a lost or lagging committed offset neither skips nor repeats work; a
+position that cannot be read keeps the partition held, named by `/readyz`, and is read again.
 
 FastStream with AckPolicy.MANUAL installs no error handling (an escaping exception silently
 skips the batch), so nothing escapes here: a failure seeks the partition back to its tracked
@@ -126,6 +127,8 @@ class TrackedConsumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._last_hint = 0.0
+        self._retries: set[asyncio.Future[None]] = set()
+        self._held: dict[TopicPartition, int] = {}  # partitions whose position could not be read: attempts
         self.subscriber = broker.subscriber(
             topic,
             batch=True,
@@ -394,31 +397,60 @@ class TrackedConsumer:
         # is assigned (from the committed offset or the reset policy), and records fetched before
         # the seek below would be handed to the handler only to be skipped as already applied.
         consumer.pause(*assigned)
-        ends = await consumer.end_offsets(list(assigned))
         for tp in assigned:
+            await self._take(tp)
+
+    async def _take(self, tp: TopicPartition) -> None:
+        """Seek an assigned partition to its tracked position and let it flow. While the store or
+        the broker cannot say where that is, the partition stays held, `/readyz` says so, and
+        this is tried again after the longest back-off."""
+        consumer = self.consumer
+        if consumer is None or tp not in consumer.assignment() or tp in self.states:
+            return
+        try:
+            end = (await consumer.end_offsets([tp]))[tp]
             position = await self.worker.call(self.app.tracked_position, f"{tp.topic}:{tp.partition}")
-            if position is not None and position > ends.get(tp, position):
-                # The store has applied more of this partition than the log holds: the topic was
-                # recreated or the store belongs to another cluster. Consuming would silently skip
-                # every new message below the tracked position — refuse loudly.
-                self.health.report(
-                    self._problem_name(tp),
-                    f"tracked position {position} is beyond the end of the log ({ends[tp]}); "
-                    "the topic was recreated or this store belongs to another cluster",
-                )
-                consumer.pause(tp)
-                continue
-            # Offset 0, not seek_to_beginning(): that one waits on the fetcher, which is held
-            # during a rebalance. If 0 is gone (retention), the reset policy picks the earliest.
-            consumer.seek(tp, position or 0)
-            self.states[tp] = PartitionState(position=position or 0)
-            consumer.resume(tp)
-            log.info("assigned %s:%s from tracked position %s", tp.topic, tp.partition, position)
+        except Exception as exc:
+            attempts = self._held[tp] = self._held.get(tp, 0) + 1
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            self.health.report(
+                self._problem_name(tp),
+                f"{tp.topic} partition {tp.partition} is held: its tracked position could not be read "
+                f"after {attempts} attempts ({reason})",
+            )
+            delay = min(self.settings.max_backoff_seconds, 0.5 * 2 ** min(attempts - 1, 10))
+            log.warning("cannot take %s:%s yet (attempt %s): %s", tp.topic, tp.partition, attempts, reason)
+            asyncio.get_running_loop().call_later(delay, self._take_later, tp)
+            return
+        self._held.pop(tp, None)
+        if position is not None and position > end:
+            # The store has applied more of this partition than the log holds: the topic was
+            # recreated or the store belongs to another cluster. Consuming would silently skip
+            # every new message below the tracked position — refuse loudly (the partition stays held).
+            self.health.report(
+                self._problem_name(tp),
+                f"tracked position {position} is beyond the end of the log ({end}); "
+                "the topic was recreated or this store belongs to another cluster",
+            )
+            return
+        # Offset 0, not seek_to_beginning(): that one waits on the fetcher, which is held
+        # during a rebalance. If 0 is gone (retention), the reset policy picks the earliest.
+        consumer.seek(tp, position or 0)
+        self.states[tp] = PartitionState(position=position or 0)
+        self.health.clear(self._problem_name(tp))
+        consumer.resume(tp)
+        log.info("assigned %s:%s from tracked position %s", tp.topic, tp.partition, position)
+
+    def _take_later(self, tp: TopicPartition) -> None:
+        task = asyncio.ensure_future(self._take(tp))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._maybe_commit_hint(force=True)
         for tp in revoked:
             self.states.pop(tp, None)
+            self._held.pop(tp, None)
             self.health.clear(self._problem_name(tp))
 
     # -- stopping -------------------------------------------------------------------------

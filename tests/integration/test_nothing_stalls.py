@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from eventsourcing.persistence import OperationalError
 from harness import (
     as_bytes,
     eventually,
@@ -173,6 +174,39 @@ async def test_a_store_that_fails_is_retried_and_named_by_readyz_until_it_recove
             blocker.close()
         # and once the store answers again, the lead is applied and /readyz is green again.
         assert await eventually(lambda: has_lead(intake, "during"), until=bool, timeout=30)
+        await eventually(lambda: readiness(intake), until=lambda r: r[0] == 200, timeout=15)
+
+
+async def test_a_partition_whose_tracked_position_cannot_be_read_is_held_and_named_by_readyz_until_it_can(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    prefix = new_prefix()
+    intake = intake_on(kafka_bootstrap, tmp_path, prefix, lead_topic_partitions=1)
+    inbound = prefix + "leads.inbound.v1"
+    read_position = intake.app.tracked_position
+    store = {"answers": False}
+
+    def tracked_position(name: str) -> int | None:
+        if name.startswith(inbound) and not store["answers"]:
+            raise OperationalError("the store is away")
+        return read_position(name)
+
+    # Given a store that cannot say how far the inbound partition was applied,
+    intake.app.tracked_position = tracked_position  # type: ignore[method-assign]
+    async with started(intake):
+        await produce(kafka_bootstrap, inbound, [(None, as_bytes(inbound_lead("held")), [])])
+        # then the partition is held (nothing applied from a guessed position) and /readyz says why,
+        where = f"{inbound} partition 0 is held: its tracked position could not be read"
+        status, body = await eventually(
+            lambda: readiness(intake), until=lambda r: where in r[1]["checks"]["workers"], timeout=30
+        )
+        assert status == 503
+        assert "the store is away" in body["checks"]["workers"]
+        assert not await has_lead(intake, "held")
+        # and once the store answers, the partition is taken from its tracked position, the lead
+        # is applied and /readyz is green again.
+        store["answers"] = True
+        assert await eventually(lambda: has_lead(intake, "held"), until=bool, timeout=30)
         await eventually(lambda: readiness(intake), until=lambda r: r[0] == 200, timeout=15)
 
 
