@@ -3,40 +3,23 @@
 Working hours are `{"mon": [["09:00", "17:00"]], ...}`; an interval whose end is not after
 its start runs past midnight into the next day (a night shift `["22:00", "06:00"]`). A seller
 with no working hours set works around the clock. Pure: zoneinfo and datetime only.
+
+Reading hours, zones and working intervals is the shared business calendar's
+(`leadflow_shared.calendars`); what stays here is the decision's fast path: minutes of the
+local week, precomputed once per seller view, and availability within a look-ahead window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from leadflow_shared.calendars import WEEKDAYS, BusinessCalendar, check_working_hours, minutes_of_day, zone
+from leadflow_shared.calendars import InvalidCalendar as InvalidSchedule
 
-
-class InvalidSchedule(ValueError):
-    """Working hours, a time zone or an out-of-office range that cannot be read."""
-
-
-@cache
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidSchedule(f"unknown time zone {name!r}") from None
-
-
-def check_working_hours(hours: Mapping[str, Sequence[Sequence[str]]] | None) -> None:
-    for day, intervals in (hours or {}).items():
-        if day not in WEEKDAYS:
-            raise InvalidSchedule(f"working hours day must be one of {', '.join(WEEKDAYS)}, not {day!r}")
-        for interval in intervals:
-            if len(interval) != 2:
-                raise InvalidSchedule("a working interval is [start, end]")
-            for hhmm in interval:
-                _clock_time(hhmm)
+__all__ = ["WEEKDAYS", "InvalidSchedule", "check_working_hours", "zone"]
 
 
 def check_out_of_office(ranges: Sequence[Mapping[str, Any]]) -> None:
@@ -69,41 +52,13 @@ def week_intervals(hours: Mapping[str, Sequence[Sequence[str]]] | None) -> Week:
     for day, day_intervals in (hours or {}).items():
         base = WEEKDAYS.index(day) * 1440
         for start_s, end_s in day_intervals:
-            start, end = _minutes(start_s), _minutes(end_s)
+            start, end = minutes_of_day(start_s), minutes_of_day(end_s)
             if end <= start:
                 end += 1440  # past midnight into the next day
             intervals.append((base + start, base + end))
             if base + end > _WEEK_MINUTES:  # Sunday night into Monday morning
                 intervals.append((base + start - _WEEK_MINUTES, base + end - _WEEK_MINUTES))
     return tuple(intervals)
-
-
-def _minutes(hhmm: str) -> int:
-    if hhmm == "24:00":
-        return 1440
-    clock = _clock_time(hhmm)
-    return clock.hour * 60 + clock.minute
-
-
-@cache
-def _clock_time(hhmm: str) -> time:
-    try:
-        hours, minutes = hhmm.split(":")
-        if hhmm == "24:00":
-            return time.max
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise InvalidSchedule(f"{hhmm!r} is not HH:MM") from None
-
-
-def _intervals_around(hours: Mapping[str, Sequence[Sequence[str]]], tz: ZoneInfo, local_day: datetime):  # type: ignore[no-untyped-def]
-    """Working intervals (as aware datetimes) that start on `local_day`'s date."""
-    for start_s, end_s in hours.get(WEEKDAYS[local_day.weekday()], ()):
-        start_t, end_t = _clock_time(start_s), _clock_time(end_s)
-        start = datetime.combine(local_day.date(), start_t, tzinfo=tz)
-        end_day = local_day.date() if end_t > start_t else local_day.date() + timedelta(days=1)
-        end = datetime.combine(end_day, end_t, tzinfo=tz)
-        yield start, end
 
 
 def in_working_hours(
@@ -123,14 +78,10 @@ def interval_starts(
     """Starts of working intervals in (after, until]."""
     if not hours:
         return []
-    tz = zone(tz_name)
-    local = after.astimezone(tz)
-    starts = []
-    for offset in range((until - after).days + 2):
-        for start, _ in _intervals_around(hours, tz, local + timedelta(days=offset)):
-            if after < start <= until:
-                starts.append(start.astimezone(UTC))
-    return starts
+    calendar = BusinessCalendar.from_data(time_zone=tz_name, working_hours=hours)
+    first = calendar.local_date(after)
+    days = [first + timedelta(days=offset) for offset in range((until - after).days + 2)]
+    return [start for day in days for start, _ in calendar.intervals_on(day) if after < start <= until]
 
 
 def out_of_office_at(ranges: Sequence[Mapping[str, Any]], instant: datetime) -> Mapping[str, Any] | None:
