@@ -20,6 +20,7 @@ from eventsourcing.persistence import RecordConflictError
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import LeadDeletedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
 from leadflow_shared.store import ServiceApplication
+from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
@@ -347,6 +348,14 @@ class AssignmentApplication(ServiceApplication):
         if assignment is None:
             raise AssignmentNotFound(lead_id)
         return assignment  # type: ignore[no-any-return]
+
+    def get_assignment_as_of(self, lead_id: UUID, as_of: datetime) -> Assignment:
+        """The lead's assignment as its stream had recorded it at `as_of`: the owner and the
+        decision in force then (time travel; never a read model)."""
+        assignment = state_as_of(self, lead_id, as_of, what="the assignment of lead")
+        if not isinstance(assignment, Assignment):
+            raise AssignmentNotFound(lead_id)
+        return assignment
 
     def explain_in_full(self, lead_id: UUID) -> list[dict[str, Any]]:
         """Every decision about the lead with every candidate, recomputed from the log as it was."""

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
+from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
 
 from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
 from ..domain import (
@@ -157,6 +158,7 @@ class ManualAssignmentIn(Model):
 
 ERRORS: dict[type[Exception], int] = {
     AssignmentNotFound: 404,
+    DidNotExistYet: 404,
     SellerNotFound: 404,
     RuleSetNotFound: 404,
     SegmentNotFound: 404,
@@ -305,16 +307,25 @@ def create_api(
 
     # -- leads, queue --
 
-    @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"])
-    async def get_assignment(lead_id: UUID, full: bool = False) -> dict[str, Any]:
+    @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"], dependencies=[only_query_params("full", "as_of")])
+    async def get_assignment(lead_id: UUID, full: bool = False, as_of: AsOf = None) -> dict[str, Any]:
         """The current owner and every decision about the lead, each with its explanation.
 
         `full=true` adds, for each engine decision, every candidate seller and why it was or was
         not eligible, recomputed by the decision function from the log as it stood just before
-        the decision (it costs a replay of the sellers' history; the stored events stay small)."""
-        view = assignment_view(await call(app.get_assignment, lead_id))
+        the decision (it costs a replay of the sellers' history; the stored events stay small).
+        `as_of` answers as the lead's stream had recorded it then: the owner and the decision in
+        force at that moment, and only the decisions made by then."""
+        if as_of is None:
+            assignment = await call(app.get_assignment, lead_id)
+        else:
+            assignment = await call(app.get_assignment_as_of, lead_id, as_of)
+        view = assignment_view(assignment)
+        if as_of is not None:
+            view["as_of"] = as_of.isoformat()
         if full:
-            view["decisions_in_full"] = await asyncio.to_thread(app.explain_in_full, lead_id)
+            decisions = await asyncio.to_thread(app.explain_in_full, lead_id)
+            view["decisions_in_full"] = [d for d in decisions if d["version"] <= assignment.version]
         return view
 
     @api.post("/v1/leads/{lead_id}/assignment", tags=["assignments"])

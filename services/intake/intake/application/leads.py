@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1, LeadType
 from leadflow_shared.store import ServiceApplication
+from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
@@ -39,8 +40,8 @@ MAX_EXTERNAL_ID = 200
 
 
 class LeadNotFound(LookupError):
-    def __init__(self, lead_id: UUID) -> None:
-        super().__init__(f"lead {lead_id} not found")
+    def __init__(self, lead_id: UUID, message: str | None = None) -> None:
+        super().__init__(message or f"lead {lead_id} not found")
         self.lead_id = lead_id
 
 
@@ -301,6 +302,15 @@ class IntakeApplication(ServiceApplication):
         lead = self._find(lead_id)
         if lead is None or lead.deleted:
             raise LeadNotFound(lead_id)
+        return lead
+
+    def get_lead_as_of(self, lead_id: UUID, as_of: datetime) -> Lead:
+        """The lead as its stream had recorded it at `as_of` (time travel; never a read model)."""
+        lead = state_as_of(self, lead_id, as_of, what="lead")
+        if not isinstance(lead, Lead):
+            raise LeadNotFound(lead_id)
+        if lead.deleted:
+            raise LeadNotFound(lead_id, f"lead {lead_id} was deleted before {as_of.isoformat()}")
         return lead
 
     def lead_history(self, lead_id: UUID) -> list[Any]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
+from leadflow_shared.timetravel import AsOf, only_query_params
 
 from ...application import IntakeApplication
 from ...projections import event_view, lead_view
@@ -89,9 +90,13 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
         lead_id = await worker.call(app.execute, app.on_contact_lifecycle_changed, change)
         return {"lead_id": str(lead_id) if lead_id else None}
 
-    @router.get("/leads/{lead_id}")
-    async def get_lead(lead_id: UUID) -> dict[str, Any]:
-        return await view(lead_id)
+    @router.get("/leads/{lead_id}", dependencies=[only_query_params("as_of")])
+    async def get_lead(lead_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+        """The lead now, or with `as_of` as its stream had recorded it then (status, owner,
+        stage, type, qualification, voided, merged…), rebuilt from its events."""
+        if as_of is None:
+            return await view(lead_id)
+        return lead_view(await worker.call(app.get_lead_as_of, lead_id, as_of)) | {"as_of": as_of.isoformat()}
 
     @router.get("/leads/{lead_id}/events")
     async def get_lead_events(lead_id: UUID) -> list[dict[str, Any]]:

@@ -1,0 +1,85 @@
+"""Time travel: an aggregate as its stream had recorded it at a given moment.
+
+Every aggregate-backed resource of every service offers the same `as_of` query parameter: an
+RFC 3339 time with an offset. The state is rebuilt from the event stream — the events recorded
+at or before that moment, replayed — never from a read model, so it is exactly what the service
+knew then. Before the aggregate's first event it did not exist yet: 404 with the reason. The
+endpoints that take `as_of` also refuse query parameters they do not know (422), so a misspelt
+`as_of` never silently returns the current state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
+
+from .store import ServiceApplication
+
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Answer as the service had recorded it at this moment (RFC 3339 with an offset, "
+        "e.g. 2026-12-01T09:30:00Z); rebuilt from the event stream.",
+    ),
+]
+
+
+class DidNotExistYet(LookupError):
+    """The aggregate's first event was recorded after the moment asked about."""
+
+    def __init__(self, what: str, aggregate_id: UUID, as_of: datetime, first_recorded_at: datetime) -> None:
+        super().__init__(
+            f"{what} {aggregate_id} did not exist yet at {as_of.isoformat()}; "
+            f"it was first recorded at {first_recorded_at.isoformat()}"
+        )
+        self.first_recorded_at = first_recorded_at
+
+
+def state_as_of(app: ServiceApplication, aggregate_id: UUID, as_of: datetime, *, what: str = "aggregate") -> Any:
+    """The aggregate as recorded at `as_of` (its events up to and including that moment,
+    replayed), or None if it has no stream at all. Raises DidNotExistYet before its first event."""
+    return replay_until(app.events.get(aggregate_id), aggregate_id, as_of, what=what)
+
+
+def replay_until(domain_events: Iterable[Any], aggregate_id: UUID, as_of: datetime, *, what: str = "aggregate") -> Any:
+    aggregate, first = None, None
+    for domain_event in domain_events:
+        first = first or domain_event
+        if domain_event.timestamp > as_of:
+            break
+        aggregate = domain_event.mutate(aggregate)
+    if first is not None and aggregate is None:
+        raise DidNotExistYet(what, aggregate_id, as_of, first.timestamp)
+    return aggregate
+
+
+def only_query_params(*names: str) -> Any:
+    """A dependency that refuses query parameters other than `names` with a 422 naming them."""
+    allowed = frozenset(names)
+    takes = ", ".join(sorted(allowed)) or "no query parameters"
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ("query", name),
+                        "msg": f"unknown query parameter; this endpoint takes {takes}",
+                        "input": request.query_params.get(name),
+                    }
+                    for name in unknown
+                ]
+            )
+
+    return Depends(check)
+
+
+__all__ = ["AsOf", "DidNotExistYet", "only_query_params", "replay_until", "state_as_of"]
