@@ -33,6 +33,20 @@ from leadflow_tools.postgres import PortTaken, create_database, drop_database  #
 LOCAL_POSTGRES_PORT = 55432
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("LEADFLOW_RECORD_EVENTS"):
+        import golden_events
+
+        golden_events.start_recording()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("LEADFLOW_RECORD_EVENTS"):
+        import golden_events
+
+        print(f"\ngolden events: {golden_events.write()} new topics recorded in {golden_events.GOLDEN}")
+
+
 @cache
 def docker_available() -> bool:
     """True if a Docker engine answers ``docker info`` within 5 s (or LEADFLOW_INFRA says so)."""

@@ -220,8 +220,8 @@ class IntakeApplication(ServiceApplication):
     def delete(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> None:
         self._change(uow, lead_id, lambda lead, now: lead.delete(reason, actor, now))
 
-    def follow_up(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, note: str) -> None:
-        self._change(uow, lead_id, lambda lead, now: lead.follow_up(note, actor, now))
+    def follow_up(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, note: str, channel: str = "note") -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.follow_up(note, actor, now, channel))
 
     def link_document(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, kind: str, number: str) -> None:
         self._change(uow, lead_id, lambda lead, now: lead.link_document(kind, number, actor, now))

@@ -54,6 +54,7 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
     CLOSED_INVALID: ["void", "delete"],
 }
 VOIDED_ACTIONS = ["unvoid"]
+FOLLOW_UP_CHANNELS = ("note", "call", "email", "meeting")
 
 
 @lru_cache(maxsize=20_000)  # asked several times per lead while it is taken in
@@ -108,6 +109,7 @@ class Lead(Aggregate):
         self.follow_ups = 0
         self.last_follower: str | None = None
         self.last_follow_up_at: datetime | None = None
+        self.last_follow_up_channel: str | None = None
         self.possible_duplicates: list[str] = []
         self.merged_into: UUID | None = None
         self.absorbed: list[str] = []
@@ -300,15 +302,33 @@ class Lead(Aggregate):
 
     # -- work on the lead ----------------------------------------------------------------
 
-    def follow_up(self, note: str, actor: str, at: datetime) -> None:
+    def follow_up(self, note: str, actor: str, at: datetime, channel: str = "note") -> None:
         self.check_allows("follow_up")
-        self._followed_up(note=note, actor=actor, at=at)
+        if channel not in FOLLOW_UP_CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(FOLLOW_UP_CHANNELS)}")
+        self._followed_up(note=note, actor=actor, at=at, channel=channel)
 
-    @event("FollowedUp")
-    def _followed_up(self, note: str, actor: str, at: datetime) -> None:
+    class FollowedUp(Aggregate.Event):
+        """Someone followed the lead up. The worked example of evolving a stored event
+        (docs/architecture.md, "Evolving stored events"): version 2 added `channel`; a version 1
+        event — every follow-up recorded before — is read as a note."""
+
+        class_version = 2
+        note: str
+        actor: str
+        at: datetime
+        channel: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["channel"] = "note"
+
+    @event(FollowedUp)
+    def _followed_up(self, note: str, actor: str, at: datetime, channel: str) -> None:
         self.follow_ups += 1
         self.last_follower = actor
         self.last_follow_up_at = at
+        self.last_follow_up_channel = channel
 
     def link_document(self, kind: str, number: str, actor: str, at: datetime) -> None:
         self.check_allows("link_document")

@@ -36,6 +36,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "follow_ups": lead.follow_ups,
         "last_follower": lead.last_follower,
         "last_follow_up_at": _iso(lead.last_follow_up_at),
+        "last_follow_up_channel": lead.last_follow_up_channel,
         "possible_duplicates": lead.possible_duplicates,
         "merged_into": str(lead.merged_into) if lead.merged_into else None,
         "absorbed": lead.absorbed,

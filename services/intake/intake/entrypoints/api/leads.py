@@ -36,6 +36,7 @@ class Convert(Body):
 
 class FollowUp(Body):
     note: str = Field(min_length=1, max_length=4000)
+    channel: Literal["note", "call", "email", "meeting"] = "note"
 
 
 class Document(Body):
@@ -137,7 +138,7 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
 
     @router.post("/leads/{lead_id}/follow-ups", status_code=status.HTTP_201_CREATED)
     async def follow_up(lead_id: UUID, body: FollowUp, actor: Actor = "api") -> dict[str, Any]:
-        await worker.call(app.execute, app.follow_up, lead_id, actor=actor, note=body.note)
+        await worker.call(app.execute, app.follow_up, lead_id, actor=actor, note=body.note, channel=body.channel)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/documents", status_code=status.HTTP_201_CREATED)
