@@ -21,6 +21,8 @@ import contextlib
 import copy
 import functools
 import json
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,7 +32,7 @@ from typing import Any, ClassVar, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.persistence import ProcessRecorder, Recording, StoredEvent, Tracking
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, StoredEvent, Tracking, Transcoding
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
@@ -38,6 +40,8 @@ from eventsourcing.utils import Environment, get_topic, strtobool
 from psycopg.sql import SQL, Identifier
 
 from .moves import register_moved
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -484,6 +488,23 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
+class _SetAsList(Transcoding):
+    """Aggregates keep sets (who favourited a lead, the sellers a roster knows); snapshots store
+    them as lists."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return list(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
+SNAPSHOT_EVERY = "LEADFLOW_SNAPSHOT_EVERY"
+"""Overrides every aggregate's snapshot interval (an int); unset: each application's own."""
+
 _RECORDER_BY_MODULE = {
     "eventsourcing.sqlite": SQLiteInboxRecorder,
     "eventsourcing.postgres": PostgresInboxRecorder,
@@ -526,12 +547,23 @@ class ServiceApplication(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         register_moved(self.moved_topics)
+        every = (env or {}).get(SNAPSHOT_EVERY) or os.environ.get(SNAPSHOT_EVERY)
+        if every and type(self).snapshotting_intervals:
+            # One interval for every aggregate that snapshots (operators; tests use 1).
+            self.snapshotting_intervals = dict.fromkeys(  # type: ignore[misc]
+                type(self).snapshotting_intervals, int(every)
+            )
         super().__init__(env)
         self.conflicts_retried = 0
+        self.snapshot_failures = 0
         self.recent = RecentEvents()
         self.on_recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         """Called on the store thread after every commit with what it recorded (relays and
         projections are nudged from here)."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_SetAsList())
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         environment = super().construct_env(name, env)
@@ -563,7 +595,11 @@ class ServiceApplication(Application[UUID]):
         """Atomically store the collected events with the tracking row and inbox changes,
         then snapshot and notify — the library's own commit path for processed events."""
         recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
+        try:
+            self._take_snapshots(processing_event)
+        except Exception:  # the events are stored; a missing snapshot only costs a longer replay
+            self.snapshot_failures += 1
+            log.exception("taking a snapshot failed (events are stored; loading replays more)")
         self._notify(recordings)
         return recordings
 

@@ -43,7 +43,21 @@ class DidNotExistYet(LookupError):
 
 def state_as_of(app: ServiceApplication, aggregate_id: UUID, as_of: datetime, *, what: str = "aggregate") -> Any:
     """The aggregate as recorded at `as_of` (its events up to and including that moment,
-    replayed), or None if it has no stream at all. Raises DidNotExistYet before its first event."""
+    replayed), or None if it has no stream at all. Raises DidNotExistYet before its first event.
+
+    With snapshots (long streams), replay starts from the latest snapshot taken at or before
+    `as_of` and reads only the events after it."""
+    if app.snapshots is not None:
+        snapshots: Iterable[Any] = app.snapshots.get(aggregate_id, desc=True)
+        for snapshot in snapshots:
+            if snapshot.timestamp <= as_of:
+                aggregate = snapshot.mutate(None)
+                later: Iterable[Any] = app.events.get(aggregate_id, gt=snapshot.originator_version)
+                for domain_event in later:
+                    if domain_event.timestamp > as_of:
+                        break
+                    aggregate = domain_event.mutate(aggregate)
+                return aggregate
     return replay_until(app.events.get(aggregate_id), aggregate_id, as_of, what=what)
 
 

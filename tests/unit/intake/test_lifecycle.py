@@ -387,3 +387,24 @@ def test_favorites_toggle_per_user(app: IntakeApplication) -> None:
     assert app.execute(app.toggle_favorite, lead_id, user_id="ben") is True
     assert app.execute(app.toggle_favorite, lead_id, user_id="ana") is False
     assert app.get_lead(lead_id).favorited_by == {"ben"}
+
+
+def test_100_000_leads_sharing_one_company_phone_load_as_cheaply_as_the_first_thousand() -> None:
+    """Hot aggregates stay bounded: the contact-index entry of a switchboard number shared by
+    100,000 leads holds as many events (KEPT) and as much state after the 100,000th lead as after
+    the 1,000th, and the 100,000th lead's stream is as short as the 1,000th's."""
+    from intake.domain.contact_index import KEPT, index_id
+
+    app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "100"})
+    switchboard = {"phone": "+44 20 7946 0000"}
+    entry = index_id("phone", "+442079460000")
+    loads = []
+    for i in range(100_000):
+        lead_id = new_lead(app, f"sw-{i}", contact=switchboard, company={"name": "Switch Ltd"})
+        if i + 1 in (1_000, 100_000):
+            entry_events = len(list(app.events.get(entry)))
+            entry_state = len(str(vars(app.repository.get(entry))))
+            loads.append((entry_events, entry_state, len(list(app.events.get(lead_id)))))
+    assert loads[0] == loads[1]
+    assert loads[0][0] == KEPT
+    assert len(app.get_lead(lead_id).possible_duplicates) == KEPT

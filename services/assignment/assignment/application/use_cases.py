@@ -102,8 +102,14 @@ class AssignmentApplication(ServiceApplication):
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
     moved_topics = MOVED_TOPICS
     # A seller's stream grows by one event per lead it takes or releases: a snapshot every 500
-    # events keeps loading one (after a restart) as cheap at 500,000 leads as at 500.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Seller: 500}
+    # events keeps loading one (after a restart) as cheap at 500,000 leads as at 500. The roster
+    # grows by one event per seller or team change, rule sets and segments per edit.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Seller: 500,
+        Roster: 200,
+        RuleBook: 50,
+        SegmentCatalog: 50,
+    }
 
     def __init__(
         self,

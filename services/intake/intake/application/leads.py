@@ -79,6 +79,9 @@ class IntakeApplication(ServiceApplication):
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
     moved_topics = MOVED_TOPICS
     uncached = (Customer,)
+    # Most leads have a handful of events; one worked for months (follow-ups, documents, stage
+    # moves) loads, and travels back in time, from its latest snapshot.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Lead: 50}
 
     def __init__(
         self,
