@@ -118,7 +118,9 @@ class DeadlinesProjection:
     name = "deadlines"
 
     def __init__(self, aggregates: Sequence[type[HasDeadlines]]) -> None:
-        self.event_classes = [cls for a in aggregates for cls in (a.DeadlineSet, a.DeadlineCancelled, a.DeadlineFired)]
+        self.event_classes: Sequence[type[Any]] = [
+            cls for a in aggregates for cls in (a.DeadlineSet, a.DeadlineCancelled, a.DeadlineFired)
+        ]
         self._set = tuple(a.DeadlineSet for a in aggregates)
 
     def create(self, tx: Tx) -> None:

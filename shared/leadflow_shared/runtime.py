@@ -22,8 +22,10 @@ import uvicorn
 from fastapi import FastAPI
 from faststream.specification import AsyncAPI
 
+from .clock import Clock
 from .consumer import ConsumerSettings, TrackedConsumer
 from .deadletters import DeadLetterPublisher
+from .deadlines import DeadlineRunner, DeadlinesProjection, HasDeadlines, OnFire
 from .health import Health
 from .http import Check
 from .kafka import ensure_topics, make_broker, recreate_producer
@@ -156,6 +158,31 @@ class Service:
 
     def run_job(self, job: BackgroundJob) -> None:
         self.jobs.append(job)
+
+    def run_deadlines(
+        self, aggregates: Sequence[type[HasDeadlines]], on_fire: OnFire, store: ReadStore, clock: Clock | None = None
+    ) -> DeadlineRunner:
+        """Index these aggregates' open deadlines in `store` and fire them when due (one runner
+        per store: under a PostgreSQL lease when the store is shared)."""
+        index = self.project(DeadlinesProjection(aggregates), store)
+        lease = None
+        if self.settings.uses_postgres:
+            name = f"leadflow:{self.settings.postgres_dbname or self.settings.service_name}:deadlines"
+            lease = PostgresAdvisoryLease(self.settings.postgres_conninfo(), name)
+        runner = DeadlineRunner(
+            self.app,
+            self.worker,
+            index,
+            on_fire,
+            clock=clock,
+            health=self.health,
+            lease=lease,
+            page_size=self.settings.deadline_page_size,
+            poll_seconds=self.settings.deadline_poll_seconds,
+            behind_after_seconds=self.settings.deadline_behind_seconds,
+        )
+        self.run_job(runner)
+        return runner
 
     def readiness_checks(self) -> dict[str, Check]:
         return {"broker": self.check_broker, "store": self.check_store, "workers": self.check_workers}

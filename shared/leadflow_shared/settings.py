@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
     """A message retried this often or this long, a relay or projection failing, a message
     parked this long waiting for an earlier version: /readyz answers 503 naming it."""
     dead_letter_max_bytes: int = Field(default=512 * 1024, ge=4096, le=900 * 1024)
+    deadline_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often the deadline runner looks for due deadlines (sooner when one is due sooner)."""
+    deadline_page_size: int = Field(default=500, ge=1, le=10_000)
+    deadline_behind_seconds: float = Field(default=60.0, gt=0)
+    """A due deadline not fired this long after its due time: /readyz answers 503 naming it."""
     gc_full_pass_every: int = Field(default=100, ge=1, le=10_000)
     """Python's cycle collector walks every long-lived object at most once per this many of its
     middle-generation passes (Python's own default: 10). Each walk stops the service; see

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from leadflow_shared.settings import ServiceSettings
@@ -8,3 +9,6 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     http_port: int = 8001
+    contact_sla_seconds: float = Field(default=4 * 3600, ge=0)
+    """A lead that asked to be contacted (`contact_requested`) and is not followed up this long
+    after it arrived is flagged `contact_overdue` (a durable deadline). 0: no SLA."""

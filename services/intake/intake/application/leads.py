@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
+    CONTACT_SLA,
     MOVED_TOPICS,
     SETTINGS_ID,
     ContactIndexEntry,
@@ -92,6 +93,8 @@ class IntakeApplication(ServiceApplication):
         super().__init__(env)
         self.clock = clock or SystemClock()
         self.leads_in_stage = leads_in_stage or self._scan_leads_in_stage
+        self.contact_sla: timedelta | None = None
+        """How soon a lead that asked to be contacted must be followed up (None: no SLA)."""
 
     # -- taking leads in -----------------------------------------------------------------
 
@@ -114,6 +117,8 @@ class IntakeApplication(ServiceApplication):
             stage_id=settings.default_stage,
             **fields,
         )
+        if self.contact_sla is not None and inbound.contact_requested:
+            lead.expect_contact_by(now + self.contact_sla)
         uow.add(lead)
         entries = self._index_entries(uow, lead.contact, first_lead=lead.id)
         matches_leads = sorted({i for e in entries for i in e.lead_ids} - {str(lead.id)})
@@ -306,6 +311,11 @@ class IntakeApplication(ServiceApplication):
         if lead is None or lead.deleted:
             raise LeadNotFound(lead_id)
         return lead
+
+    def on_deadline(self, uow: UnitOfWork, aggregate: Any, deadline_id: str, purpose: str, at: datetime) -> None:
+        """A deadline fired (the deadline runner): apply what it means."""
+        if isinstance(aggregate, Lead) and purpose == CONTACT_SLA:
+            aggregate.contact_deadline_passed(at)
 
     def get_lead_as_of(self, lead_id: UUID, as_of: datetime) -> Lead:
         """The lead as its stream had recorded it at `as_of` (time travel; never a read model)."""

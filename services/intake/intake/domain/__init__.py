@@ -5,7 +5,7 @@ from typing import Any
 from .contact_index import ContactIndexEntry, index_id
 from .customers import Customer
 from .errors import DuplicateCustomerPhone, IllegalTransition, LeadError, SettingConflict, SettingRequirement
-from .lead import ASSIGNED, CLOSED_INVALID, CONVERTED, UNASSIGNED, Lead, lead_id_for
+from .lead import ASSIGNED, CLOSED_INVALID, CONTACT_SLA, CONVERTED, UNASSIGNED, Lead, lead_id_for
 from .settings import SETTINGS_ID, LeadSettings
 
 MOVED_TOPICS: dict[str, type[Any]] = {
@@ -18,6 +18,7 @@ MOVED_TOPICS: dict[str, type[Any]] = {
 __all__ = [
     "ASSIGNED",
     "CLOSED_INVALID",
+    "CONTACT_SLA",
     "CONVERTED",
     "MOVED_TOPICS",
     "SETTINGS_ID",

@@ -20,6 +20,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from leadflow_shared.deadlines import HasDeadlines
+
 from .errors import IllegalTransition
 
 LEAD_NAMESPACE = uuid5(NAMESPACE_URL, "leadflow:lead")
@@ -55,6 +57,8 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
 }
 VOIDED_ACTIONS = ["unvoid"]
 FOLLOW_UP_CHANNELS = ("note", "call", "email", "meeting")
+CONTACT_SLA = "contact-sla"
+"""The deadline (and its purpose) of a lead that asked to be contacted."""
 
 
 @lru_cache(maxsize=20_000)  # asked several times per lead while it is taken in
@@ -63,7 +67,7 @@ def lead_id_for(source: str, external_id: str) -> UUID:
     return uuid5(LEAD_NAMESPACE, f"{source}\x1f{external_id}")
 
 
-class Lead(Aggregate):
+class Lead(HasDeadlines):
     """One lead, from the first upstream message on."""
 
     @staticmethod
@@ -110,6 +114,7 @@ class Lead(Aggregate):
         self.last_follower: str | None = None
         self.last_follow_up_at: datetime | None = None
         self.last_follow_up_channel: str | None = None
+        self.contact_overdue = False
         self.possible_duplicates: list[str] = []
         self.merged_into: UUID | None = None
         self.absorbed: list[str] = []
@@ -307,6 +312,7 @@ class Lead(Aggregate):
         if channel not in FOLLOW_UP_CHANNELS:
             raise ValueError(f"channel must be one of {', '.join(FOLLOW_UP_CHANNELS)}")
         self._followed_up(note=note, actor=actor, at=at, channel=channel)
+        self.cancel_deadline(CONTACT_SLA)
 
     class FollowedUp(Aggregate.Event):
         """Someone followed the lead up. The worked example of evolving a stored event
@@ -329,6 +335,24 @@ class Lead(Aggregate):
         self.last_follower = actor
         self.last_follow_up_at = at
         self.last_follow_up_channel = channel
+        self.contact_overdue = False
+
+    # -- the contact SLA ------------------------------------------------------------------
+
+    def expect_contact_by(self, due_at: datetime) -> None:
+        """The lead asked to be contacted: unless someone follows it up by `due_at`, it is
+        flagged overdue (a durable deadline, fired by the service's deadline runner)."""
+        self.set_deadline(CONTACT_SLA, due_at, CONTACT_SLA)
+
+    def contact_deadline_passed(self, at: datetime) -> None:
+        """The contact deadline fired: flag the lead, unless it no longer waits for contact."""
+        if self.deleted or self.voided or self.status not in (UNASSIGNED, ASSIGNED) or self.follow_ups:
+            return
+        self._contact_overdue(at=at)
+
+    @event("ContactOverdue")
+    def _contact_overdue(self, at: datetime) -> None:
+        self.contact_overdue = True
 
     def link_document(self, kind: str, number: str, actor: str, at: datetime) -> None:
         self.check_allows("link_document")

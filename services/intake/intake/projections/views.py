@@ -37,6 +37,12 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "last_follower": lead.last_follower,
         "last_follow_up_at": _iso(lead.last_follow_up_at),
         "last_follow_up_channel": lead.last_follow_up_channel,
+        "contact_requested": bool(lead.details.get("contact_requested")),
+        "contact_overdue": lead.contact_overdue,
+        "deadlines": {
+            deadline_id: {"due_at": _iso(d["due_at"]), "purpose": d["purpose"], "state": d["state"]}
+            for deadline_id, d in lead.deadline_book().items()
+        },
         "possible_duplicates": lead.possible_duplicates,
         "merged_into": str(lead.merged_into) if lead.merged_into else None,
         "absorbed": lead.absorbed,
