@@ -12,7 +12,8 @@ In one run, on a fresh local broker, beside the raw baselines:
      d. the same throughput again once 500,000 leads are in the stores (cost must stay flat);
   3. the same throughput with PostgreSQL stores;
   4. a 1,000,000-row CSV template import through the CLI (SQLite);
-  5. time travel: `as_of` reads of a lead with 1,000 events, from a fresh process (snapshots).
+  5. time travel: `as_of` reads of a lead with 1,000 events, from a fresh process (snapshots);
+  6. 100,000 deadlines due at once, fired by the deadline runner (SQLite).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -602,6 +603,24 @@ def time_travel(run_dir: Path, results: Results, events: int = 1000) -> None:
     )
 
 
+def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import deadlines
+
+    say(f"6) {count:,} deadlines due at once (SQLite store, one aggregate each)")
+    seconds, fired = deadlines.fire_all_at_once(run_dir / "deadlines", count, say)
+    results.add(
+        Figure(
+            f"{count:,} deadlines due at once, all fired",
+            seconds,
+            "s",
+            "≤ 60",
+            seconds <= 60 and fired == count,
+            f"({fired:,} fired, {fired / seconds:,.0f}/s, pages of 500)",
+        )
+    )
+
+
 # -- output ---------------------------------------------------------------------------------
 
 
@@ -683,10 +702,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.rates = [100, 500, 1000]
     args.steady_seconds, args.rss_leads, args.grown_leads = 20.0, 100_000, 500_000
-    args.import_rows, args.store_events = 1_000_000, 20_000
+    args.import_rows, args.store_events, args.deadlines = 1_000_000, 20_000, 100_000
     if args.quick:
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
-        args.import_rows, args.store_events = 10_000, 2_000
+        args.import_rows, args.store_events, args.deadlines = 10_000, 2_000, 5_000
     run_dir = run_root() / "bench"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -719,6 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_import:
         template_import(run_dir, args.import_rows, results)
     time_travel(run_dir, results)
+    deadlines_at_once(run_dir, args.deadlines, results)
     if results.latency:
         plot(results.latency, run_dir / "latency.png")
     (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")

@@ -56,7 +56,7 @@ class HasDeadlines(Aggregate):
         purpose: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.deadline_book()[self.deadline_id] = {
+            aggregate.__dict__.setdefault("deadlines", {})[self.deadline_id] = {
                 "due_at": self.due_at,
                 "purpose": self.purpose,
                 "state": OPEN,
@@ -76,8 +76,9 @@ class HasDeadlines(Aggregate):
             aggregate.deadline_book()[self.deadline_id]["state"] = FIRED
 
     def deadline_book(self) -> dict[str, dict[str, Any]]:
-        """Every deadline this aggregate ever set: due time, purpose and state."""
-        book: dict[str, dict[str, Any]] = self.__dict__.setdefault("deadlines", {})
+        """Every deadline this aggregate ever set: due time, purpose and state (read only; the
+        attribute exists once a deadline was set, so aggregates without any keep their state)."""
+        book: dict[str, dict[str, Any]] = self.__dict__.get("deadlines", {})
         return book
 
     def set_deadline(self, deadline_id: str, due_at: datetime, purpose: str) -> None:
