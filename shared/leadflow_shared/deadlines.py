@@ -222,11 +222,8 @@ class DeadlineRunner:
         return [d for d in found if (str(d.aggregate_id), d.deadline_id) not in skipped][:limit]
 
     def fire_due(self) -> int:
-        """Fire everything due now, a page at a time; returns how many fired (store thread).
-
-        Store or broker trouble raises (the job retries with back-off and `/readyz` names it).
-        A page that fails for one deadline's sake is fired one by one; the culprit is tried
-        again on the next pass and set aside after `give_up_after` attempts."""
+        """Fire everything due now, a page at a time; returns how many fired (synchronously:
+        tests, benches; the job does the same steps without holding the store thread)."""
         total = 0
         while not self._stopping.is_set():
             self.index.catch_up()
@@ -234,18 +231,45 @@ class DeadlineRunner:
             page = self.due(now, self.page_size)
             if not page:
                 return total
-            try:
-                fired = self.app.execute(self._fire_page, page, now)
-            except Exception as exc:
-                if is_infrastructure(exc):
-                    raise
-                log.warning("firing %s deadlines at once failed (%s); one by one", len(page), exc)
-                fired = sum(self._fire_one(due, now) for due in page)
-                self.fired += fired
-                return total + fired
-            self.fired += fired
+            fired, more = self.fire_page(page, now)
             total += fired
+            if not more:
+                return total
         return total
+
+    async def fire_due_async(self) -> int:
+        """`fire_due` for the job: reading the index runs beside the store thread; only firing a
+        page (one unit of work) takes it, so consumers never wait behind the index."""
+        total = 0
+        while not self._stopping.is_set():
+            await asyncio.to_thread(self.index.catch_up)
+            now = self.clock.now()
+            page = await asyncio.to_thread(self.due, now, self.page_size)
+            if not page:
+                return total
+            fired, more = await self.worker.call(self.fire_page, page, now)
+            total += fired
+            if not more:
+                return total
+        return total
+
+    def fire_page(self, page: list[Due], now: datetime) -> tuple[int, bool]:
+        """Fire one page as one unit of work: (how many fired, whether to go on now).
+
+        Store or broker trouble raises (the job retries with back-off and `/readyz` names it).
+        A page that fails for one deadline's sake is fired one by one; the culprit is tried
+        again on the next pass and set aside after `give_up_after` attempts."""
+        try:
+            fired = self.app.execute(self._fire_page, page, now)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            log.warning("firing %s deadlines at once failed (%s); one by one", len(page), exc)
+            fired = sum(self._fire_one(due, now) for due in page)
+            self.fired += fired
+            return fired, False
+        self.fired += fired
+        return fired, True
 
     def _fire_page(self, uow: UnitOfWork, page: list[Due], now: datetime) -> int:
         uow.preload(d.aggregate_id for d in page)
@@ -317,11 +341,11 @@ class DeadlineRunner:
                     wait = self.lease.retry_seconds
                 else:
                     started = time.monotonic()
-                    fired = await self.worker.call(self.fire_due)
+                    fired = await self.fire_due_async()
                     if fired > 1000:
                         log.info("fired %s deadlines in %.1fs", fired, time.monotonic() - started)
-                    await self.worker.call(self.check)
-                    upcoming = await self.worker.call(self.next_due_in)
+                    await asyncio.to_thread(self.check)
+                    upcoming = await asyncio.to_thread(self.next_due_in)
                     if upcoming is not None:
                         wait = min(wait, upcoming)
                     failures = 0

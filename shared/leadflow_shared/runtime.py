@@ -67,6 +67,7 @@ class Service:
         self.publications: list[Publication] = []
         self.relays: list[OutboxRelay] = []
         self.projections: list[ProjectionRunner] = []
+        self._polled: set[int] = set()
         self.jobs: list[BackgroundJob] = []
         self.extra_topics: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,9 +152,13 @@ class Service:
                 )
             )
 
-    def project(self, projection: Projection, store: ReadStore) -> ProjectionRunner:
+    def project(self, projection: Projection, store: ReadStore, *, follow_commits: bool = True) -> ProjectionRunner:
+        """Keep `projection` up to date in `store`: woken by every commit that stores an event it
+        reads (`follow_commits`), or only polled (a projection nobody reads right after a write)."""
         runner = ProjectionRunner(self.app, store, projection, health=self.health)
         self.projections.append(runner)
+        if not follow_commits:
+            self._polled.add(id(runner))
         return runner
 
     def run_job(self, job: BackgroundJob) -> None:
@@ -164,7 +169,9 @@ class Service:
     ) -> DeadlineRunner:
         """Index these aggregates' open deadlines in `store` and fire them when due (one runner
         per store: under a PostgreSQL lease when the store is shared)."""
-        index = self.project(DeadlinesProjection(aggregates), store)
+        # Polled, not woken by every commit: the runner brings the index up to date itself
+        # before each pass, and a deadline is rarely due within a second of being set.
+        index = self.project(DeadlinesProjection(aggregates), store, follow_commits=False)
         lease = None
         if self.settings.uses_postgres:
             name = f"leadflow:{self.settings.postgres_dbname or self.settings.service_name}:deadlines"
@@ -203,7 +210,8 @@ class Service:
         for relay in self.relays:
             self.app.on_recorded.append(relay.listener(loop))
         for runner in self.projections:
-            self.app.on_recorded.append(runner.listener(loop))
+            if id(runner) not in self._polled:
+                self.app.on_recorded.append(runner.listener(loop))
         await self.broker.start()
         jobs: list[BackgroundJob] = [*self.relays, *self.projections, *self.jobs]
         for job in jobs:
