@@ -24,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -201,6 +202,8 @@ class DeadlineRunner:
         self.failing: dict[tuple[str, str], tuple[int, str]] = {}
         """(aggregate id, deadline id) → (attempts, last error) of deadlines whose firing failed."""
         self._stopping = asyncio.Event()
+        # One thread reads the index (one read-store connection, one page cache), not the pool.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deadlines")
 
     @property
     def store(self) -> ReadStore:
@@ -241,10 +244,11 @@ class DeadlineRunner:
         """`fire_due` for the job: reading the index runs beside the store thread; only firing a
         page (one unit of work) takes it, so consumers never wait behind the index."""
         total = 0
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
-            await asyncio.to_thread(self.index.catch_up)
+            await loop.run_in_executor(self._reader, self.index.catch_up)
             now = self.clock.now()
-            page = await asyncio.to_thread(self.due, now, self.page_size)
+            page = await loop.run_in_executor(self._reader, self.due, now, self.page_size)
             if not page:
                 return total
             fired, more = await self.worker.call(self.fire_page, page, now)
@@ -344,8 +348,9 @@ class DeadlineRunner:
                     fired = await self.fire_due_async()
                     if fired > 1000:
                         log.info("fired %s deadlines in %.1fs", fired, time.monotonic() - started)
-                    await asyncio.to_thread(self.check)
-                    upcoming = await asyncio.to_thread(self.next_due_in)
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(self._reader, self.check)
+                    upcoming = await loop.run_in_executor(self._reader, self.next_due_in)
                     if upcoming is not None:
                         wait = min(wait, upcoming)
                     failures = 0
@@ -358,6 +363,7 @@ class DeadlineRunner:
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, 0.01))
         if self.lease is not None:
             await self.lease.release()
+        self._reader.shutdown(wait=False)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -97,8 +97,9 @@ class InboxRecorder(ProcessRecorder):
         """The notification id of one stored event (for time travel to "just before it")."""
         raise NotImplementedError
 
-    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
-        """Which of these aggregates have events (one query for a whole batch)."""
+    def existing(self, aggregate_ids: Iterable[UUID], version: int = 1) -> set[UUID]:
+        """Which of these aggregates have reached `version` (1: exist at all), one query for a
+        whole batch."""
         raise NotImplementedError
 
     def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
@@ -181,15 +182,15 @@ class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
             c.execute("SELECT COUNT(*) FROM leadflow_parked")
             return int(c.fetchone()[0])
 
-    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+    def existing(self, aggregate_ids: Iterable[UUID], version: int = 1) -> set[UUID]:
         ids = [i.hex for i in aggregate_ids]
         found: set[UUID] = set()
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(ids, 500):
                 c.execute(
                     f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND originator_version = 1",
-                    chunk,
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND originator_version = ?",
+                    [*chunk, version],
                 )
                 found.update(UUID(row[0]) for row in c.fetchall())
         return found
@@ -320,16 +321,16 @@ class PostgresInboxRecorder(PostgresProcessRecorder, InboxRecorder):
             row = curs.fetchone()
             return int(row["n"]) if row else 0
 
-    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+    def existing(self, aggregate_ids: Iterable[UUID], version: int = 1) -> set[UUID]:
         ids = list(aggregate_ids)
         if not ids:
             return set()
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1").format(
+                SQL("SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = %s").format(
                     self._events
                 ),
-                (ids,),
+                (ids, version),
             )
             return {row["originator_id"] for row in curs.fetchall()}
 
@@ -423,9 +424,9 @@ class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         return self._rowids.get((originator_id, version))
 
-    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+    def existing(self, aggregate_ids: Iterable[UUID], version: int = 1) -> set[UUID]:
         with self._database_lock:
-            return {i for i in aggregate_ids if (i, 1) in self._rowids}
+            return {i for i in aggregate_ids if (i, version) in self._rowids}
 
     def events_of(self, aggregate_ids: Iterable[UUID], topics: Iterable[str] = ()) -> dict[UUID, list[StoredEvent]]:
         wanted = set(topics)

@@ -78,10 +78,19 @@ class UnitOfWork:
         if not unknown:
             return
         repository = self.app.repository
-        if repository.snapshot_store is not None:  # snapshots: let the repository pick the start
-            for aggregate_id in set(unknown) - self.app.recorder.existing(unknown):
-                self._loaded[aggregate_id] = None
-            return
+        if repository.snapshot_store is not None:
+            # A stream that may have a snapshot (it reached the shortest snapshot interval) is
+            # left to the repository, which starts from its latest snapshot; the others, most
+            # of them, still load with one query for all.
+            intervals = self.app.snapshotting_intervals
+            if not intervals:
+                for aggregate_id in set(unknown) - self.app.recorder.existing(unknown):
+                    self._loaded[aggregate_id] = None
+                return
+            long = self.app.recorder.existing(unknown, version=min(intervals.values()))
+            unknown = [i for i in unknown if i not in long]
+            if not unknown:
+                return
         stored = self.app.recorder.events_of(unknown)
         to_domain_event = self.app.mapper.to_domain_event
         for aggregate_id in unknown:
