@@ -163,3 +163,13 @@ def as_bytes(obj: Any) -> bytes:
 
 def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, bytes]:
     return dict(record.headers or ())
+
+
+async def moment() -> str:
+    """Now as RFC 3339, strictly between what was recorded before and what will be after."""
+    await asyncio.sleep(0.002)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).isoformat()
+    await asyncio.sleep(0.002)
+    return now

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from assignment_scenario import Scenario
 
-from assignment.entrypoints.api import create_api
-from leadflow_shared.store import StoreWorker
-
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-async def walk() -> AsyncIterator[tuple[Scenario, httpx.AsyncClient]]:
-    s = Scenario()
-    worker = StoreWorker("assignment-test")
-    api = create_api(s.app, worker, {}, s.read_model)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://assignment") as http:
-        yield s, http
-    worker.shutdown()
 
 
 async def test_a_team_redefined_without_a_member_loses_that_member(walk: tuple[Scenario, httpx.AsyncClient]) -> None:

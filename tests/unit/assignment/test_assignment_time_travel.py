@@ -3,35 +3,12 @@ decision in force then, rebuilt from the lead's assignment stream."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 from assignment_scenario import Scenario
-
-from assignment.entrypoints.api import create_api
-from leadflow_shared.store import StoreWorker
+from harness import moment
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-async def walk() -> AsyncIterator[tuple[Scenario, httpx.AsyncClient]]:
-    s = Scenario()
-    worker = StoreWorker("assignment-test")
-    api = create_api(s.app, worker, {}, s.read_model)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://assignment") as http:
-        yield s, http
-    worker.shutdown()
-
-
-async def moment() -> str:
-    await asyncio.sleep(0.002)
-    now = datetime.now(UTC).isoformat()
-    await asyncio.sleep(0.002)
-    return now
 
 
 async def test_the_owner_and_the_decision_in_force_at_each_moment(walk: tuple[Scenario, httpx.AsyncClient]) -> None:

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from intake_world import lead_list_of
 
-from intake.application import IntakeApplication
-from intake.entrypoints.api import create_api
 from leadflow_shared.contracts import LeadAssignedV1
-from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[tuple[httpx.AsyncClient, IntakeApplication]]:
-    app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    worker = StoreWorker("test")
-    api = create_api(app, worker, {}, lead_list_of(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
-        yield http, app
-    worker.shutdown()
 
 
 def lead(external_id: str, **overrides: Any) -> dict[str, Any]:

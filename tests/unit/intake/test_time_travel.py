@@ -3,39 +3,14 @@ had been recorded then; before it existed 404, a malformed time or an unknown pa
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
-from intake_world import lead_list_of
+from harness import moment
 
-from intake.application import IntakeApplication
-from intake.entrypoints.api import create_api
 from leadflow_shared.contracts import LeadAssignedV1
-from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[tuple[httpx.AsyncClient, IntakeApplication]]:
-    app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    worker = StoreWorker("test")
-    api = create_api(app, worker, {}, lead_list_of(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
-        yield http, app
-    worker.shutdown()
-
-
-async def moment() -> str:
-    """Now, strictly between what was recorded before and what will be recorded after."""
-    await asyncio.sleep(0.002)
-    now = datetime.now(UTC).isoformat()
-    await asyncio.sleep(0.002)
-    return now
 
 
 async def test_a_lead_as_it_was_recorded_at_each_moment_of_its_life(client: Any) -> None:
