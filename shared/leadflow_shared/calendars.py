@@ -97,6 +97,38 @@ class Holiday:
 
 
 @dataclass(frozen=True)
+class HolidaySet:
+    """A holiday list looked up by date in constant time (a decision asks it for every seller)."""
+
+    holidays: tuple[Holiday, ...] = ()
+    _on_date: dict[date, str] = field(init=False, compare=False, hash=False, repr=False)
+    _every_year: dict[tuple[int, int], str] = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_on_date", {h.day: h.name for h in self.holidays if not h.yearly})
+        object.__setattr__(self, "_every_year", {(h.day.month, h.day.day): h.name for h in self.holidays if h.yearly})
+
+    @classmethod
+    def from_data(cls, holidays: Iterable[Mapping[str, Any] | str]) -> HolidaySet:
+        return cls(tuple(parse_holiday(h) for h in holidays))
+
+    def __bool__(self) -> bool:
+        return bool(self.holidays)
+
+    def name_on(self, day: date) -> str | None:
+        """The holiday's name ("" if it has none) if `day` is one, else None."""
+        if day in self._on_date:
+            return self._on_date[day]
+        return self._every_year.get((day.month, day.day))
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.name_on(day) is not None
+
+
+NO_HOLIDAYS = HolidaySet()
+
+
+@dataclass(frozen=True)
 class Absence:
     """Out of office from `start` (inclusive) to `end` (exclusive)."""
 
@@ -144,7 +176,7 @@ class BusinessCalendar:
         return cls(
             time_zone=time_zone,
             shifts=shifts,
-            holidays=tuple(_holiday(h) for h in holidays),
+            holidays=tuple(parse_holiday(h) for h in holidays),
             absences=tuple(_absence(a) for a in out_of_office),
         )
 
@@ -271,7 +303,10 @@ def _shift(weekday: int, start_s: str, end_s: str) -> Shift:
     return Shift(weekday, start, end)
 
 
-def _holiday(value: Mapping[str, Any] | str) -> Holiday:
+def parse_holiday(value: Mapping[str, Any] | str) -> Holiday:
+    """`"2026-12-25"` or `{"date": "2026-12-25", "yearly": true, "name": "Christmas"}`."""
+    if not isinstance(value, str | Mapping):
+        raise InvalidCalendar(f"a holiday is a date or an object with a date, not {value!r}")
     raw = value if isinstance(value, str) else value.get("date")
     try:
         day = date.fromisoformat(raw)  # type: ignore[arg-type]

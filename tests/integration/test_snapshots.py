@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from assignment.application import AssignmentApplication
-from assignment.domain import RULEBOOK_ID, SEGMENTS_ID, seller_uuid
+from assignment.domain import HOLIDAYS_ID, RULEBOOK_ID, SEGMENTS_ID, seller_uuid
 from assignment.domain.sellers import ROSTER_ID
 from intake.application import IntakeApplication
 from leadflow_shared.contracts import InboundLeadV1
@@ -52,6 +52,8 @@ def test_each_snapshotting_aggregate_reads_back_from_its_snapshot_as_it_was(tmp_
     assignment.execute(assignment.define_segment, "dach", 5, dach)
     rule = {"name": "all", "target": {"kind": "sellers"}, "method": "round_robin"}
     assignment.execute(assignment.activate_ruleset, assignment.execute(assignment.draft_ruleset, "r", [rule]))
+    days = ["2026-12-25", {"date": "2026-01-01", "yearly": True, "name": "New Year"}]
+    assignment.execute(assignment.define_holiday_list, "organisation", "Org", days)
 
     apps = {"intake": intake, "assignment": assignment}
     cases = [
@@ -60,6 +62,7 @@ def test_each_snapshotting_aggregate_reads_back_from_its_snapshot_as_it_was(tmp_
         ("assignment", ROSTER_ID),
         ("assignment", RULEBOOK_ID),
         ("assignment", SEGMENTS_ID),
+        ("assignment", HOLIDAYS_ID),
     ]
     for service, aggregate_id in cases:
         apps[service].take_snapshot(aggregate_id)

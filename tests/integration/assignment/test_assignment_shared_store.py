@@ -71,3 +71,21 @@ def test_a_stale_view_is_caught_by_the_seller_stream_and_the_retry_decides_again
     first.views.catch_up = catch_up  # type: ignore[method-assign]
     assert {s.seller_id: s.open_count for s in first.sellers()} == {"solo": 1, "spare": 1}
     assert {s.seller_id: s.open_count for s in second.sellers()} == {"solo": 1, "spare": 1}
+
+
+def test_a_holiday_list_defined_by_one_process_applies_in_the_other(tmp_path: Path) -> None:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "shared.sqlite")}
+    first = AssignmentApplication(env=env, clock=FixedClock(NOW), shared_store=True)
+    first.execute(first.add_sellers, [{"seller_id": "ann", "name": "Ann"}, {"seller_id": "bob", "name": "Bob"}])
+    second = AssignmentApplication(env=env, clock=FixedClock(NOW), shared_store=True)
+    assert [s.holidays for s in second.sellers()] == [s.holidays for s in first.sellers()]
+    # The first defines the organisation's list with today in it; the second sees it before its
+    # next decision, and the lead waits there too.
+    first.execute(first.define_holiday_list, "organisation", "Org", [{"date": NOW.date().isoformat(), "name": "x"}])
+    second.execute(second.assign_received_lead, lead("on the holiday"))
+    waiting = second.get_assignment(lead("on the holiday").lead_id)
+    assert waiting.seller_id is None and waiting.waiting_reason.endswith("(holiday 2)")
+    # Bob opts out in the second process; the first now gives bob the next lead.
+    second.execute(second.put_seller, "bob", {"holiday_list": None})
+    first.execute(first.assign_received_lead, lead("bob's"))
+    assert first.get_assignment(lead("bob's").lead_id).seller_id == "bob"

@@ -21,6 +21,8 @@ def test_every_exclusion_reason_is_named_in_the_explanation() -> None:
     s.seller("full", capacity=0)
     s.seller("away", out_of_office=[{"start": "2026-11-01T00:00:00+00:00", "end": "2026-11-09T00:00:00+00:00"}])
     s.seller("night", time_zone="UTC", working_hours={"mon": [["20:00", "23:00"]]})
+    s.app.execute(s.app.define_holiday_list, "pt", "Portugal", [{"date": "2026-11-02", "name": "All Souls"}])
+    s.seller("feast", holiday_list="pt")
     s.rules(
         everyone(
             target={"kind": "sellers", "seller_conditions": {"field": "languages", "op": "contains", "value": "de"}}
@@ -37,6 +39,7 @@ def test_every_exclusion_reason_is_named_in_the_explanation() -> None:
         "full": ["attribute_mismatch", "capacity_full"],
         "away": ["attribute_mismatch", "out_of_office"],
         "night": ["attribute_mismatch", "outside_hours"],
+        "feast": ["attribute_mismatch", "holiday"],
     }
     # recycling adds the last one: previous_owner
     s.status(lead, "recycled", previous_owner="ok")

@@ -11,6 +11,7 @@ before each unit of work and the sellers it names are reloaded.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -20,11 +21,12 @@ from leadflow_shared.moves import stored_topics
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.unit_of_work import UnitOfWork
 
-from ..domain import Roster, Seller, SellerState, seller_uuid
+from ..domain import HOLIDAYS_ID, HolidayLists, Roster, Seller, SellerState, seller_uuid
 from ..domain.sellers import ROSTER_ID
 
 SellerEvent: Any = Seller
 RosterEvent: Any = Roster
+HolidaysEvent: Any = HolidayLists
 
 _CHANGED = "changed sellers"
 
@@ -39,8 +41,11 @@ SELLER_AND_ROSTER_EVENTS: tuple[type[Any], ...] = (
     RosterEvent.TeamNamed,
     RosterEvent.MembersAdded,
     RosterEvent.MembersRemoved,
+    HolidaysEvent.Opened,
+    HolidaysEvent.ListDefined,
+    HolidaysEvent.ListRemoved,
 )
-"""Everything that changes what the engine reads of a seller."""
+"""Everything that changes what the engine reads of a seller (holiday lists included)."""
 
 
 class SellerNotFound(LookupError):
@@ -55,6 +60,7 @@ class SellerViews:
         self._shared_store = shared_store
         self._states: dict[str, SellerState] = {}
         self._roster: Roster = Roster()
+        self._holidays: HolidayLists = HolidayLists()
         self._join_index: dict[str, int] = {}
         self._topics = stored_topics(SELLER_AND_ROSTER_EVENTS)
         self._seen = 0
@@ -95,6 +101,10 @@ class SellerViews:
     def teams(self) -> dict[str, list[str]]:
         return {team_id: team["members"] for team_id, team in self._roster.teams.items()}
 
+    @property
+    def holiday_lists(self) -> HolidayLists:
+        return self._holidays
+
     # -- changing through a unit of work --------------------------------------------------------
 
     def seller_to_change(self, uow: UnitOfWork, seller_id: str) -> Seller:
@@ -109,6 +119,10 @@ class SellerViews:
             self._remember_own_writes(uow)
         uow.add(changed[seller_id])  # about to change: its events go into this unit
         return changed[seller_id]  # type: ignore[no-any-return]
+
+    def holidays_changed(self, uow: UnitOfWork, lists: HolidayLists) -> None:
+        uow.after_commit(lambda: self._set_holidays(lists))
+        self._remember_own_writes(uow)
 
     def roster_changed(self, uow: UnitOfWork, roster: Roster) -> None:
         uow.after_commit(lambda: self._set_roster(roster))
@@ -132,6 +146,8 @@ class SellerViews:
         self._seen = self._app.recorder.max_notification_id() or 0
         roster = self._load(ROSTER_ID)
         self._roster = roster if roster is not None else Roster()
+        lists = self._load(HOLIDAYS_ID)
+        self._holidays = lists if lists is not None else HolidayLists()
         self._join_index = {s: i for i, s in enumerate(self._roster.order)}
         self._states = {}
         for seller_id in self._roster.order:
@@ -168,6 +184,10 @@ class SellerViews:
             roster = self._load(ROSTER_ID)
             if roster is not None:
                 self._set_roster(roster)
+        if HOLIDAYS_ID in ids:
+            lists = self._load(HOLIDAYS_ID)
+            if lists is not None:
+                self._set_holidays(lists)
         by_uuid = {seller_uuid(s): s for s in self._roster.order}
         for aggregate_id in ids:
             if aggregate_id in by_uuid:
@@ -200,9 +220,18 @@ class SellerViews:
                 if seller is not None:
                     self._update(seller)
 
+    def _set_holidays(self, lists: HolidayLists) -> None:
+        """Sellers keep their states; only the days off of those whose list changed are replaced."""
+        self._holidays = lists
+        for seller_id, state in list(self._states.items()):
+            holidays = lists.holidays_of(state.holiday_list)
+            if holidays != state.holidays:
+                self._states[seller_id] = replace(state, holidays=holidays)
+
     def _state_of(self, seller: Seller) -> SellerState:
         index = self._join_index.get(seller.seller_id, len(self._join_index))
-        return seller.state(index, self._roster.teams_of(seller.seller_id))
+        holidays = self._holidays.holidays_of(seller.holiday_list)
+        return seller.state(index, self._roster.teams_of(seller.seller_id), holidays)
 
     def _load(self, aggregate_id: UUID) -> Any:
         try:

@@ -18,9 +18,11 @@ from leadflow_shared.moves import stored_topics
 
 from ..domain import (
     DEFAULT_RULESET,
+    HOLIDAYS_ID,
     RULEBOOK_ID,
     Assignment,
     Decision,
+    HolidayLists,
     Roster,
     RuleBook,
     Seller,
@@ -78,7 +80,11 @@ class History:
         roster = self.roster()
         if roster is None:
             return []
-        return [self.seller(s).state(i, roster.teams_of(s)) for i, s in enumerate(roster.order)]
+        lists: HolidayLists = self.aggregates.get(HOLIDAYS_ID) or HolidayLists()
+        return [
+            (seller := self.seller(s)).state(i, roster.teams_of(s), lists.holidays_of(seller.holiday_list))
+            for i, s in enumerate(roster.order)
+        ]
 
     def teams(self) -> dict[str, list[str]]:
         roster = self.roster()
@@ -283,7 +289,7 @@ def explain_in_full(app: AssignmentApplication, lead_id: UUID) -> list[dict[str,
     The decision events record a small explanation; the full one comes back from the pure
     decision function and the recorded inputs: the lead and its segment as they were, the rule
     set version the decision names, and the sellers as the log says they were just before the
-    decision (seller and roster events replayed up to it).
+    decision (seller, roster and holiday-list events replayed up to it).
     """
     decisions = [e for e in app.events.get(lead_id) if is_engine_decision(e)]
     positions = [app.recorder.notification_id_of(lead_id, e.originator_version) or 0 for e in decisions]

@@ -24,12 +24,18 @@ from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
+    HOLIDAYS_ID,
     MOVED_TOPICS,
+    ORGANISATION_HOLIDAYS,
     PROFILE_DEFAULTS,
     RULEBOOK_ID,
     SEGMENTS_ID,
     Assignment,
     Decision,
+    HolidayListInUse,
+    HolidayListNotFound,
+    HolidayLists,
+    InvalidProfile,
     Roster,
     RuleBook,
     SegmentCatalog,
@@ -109,6 +115,7 @@ class AssignmentApplication(ServiceApplication):
         Roster: 200,
         RuleBook: 50,
         SegmentCatalog: 50,
+        HolidayLists: 50,
     }
 
     def __init__(
@@ -148,6 +155,7 @@ class AssignmentApplication(ServiceApplication):
         self, uow: UnitOfWork, seller_id: str, profile: dict[str, Any], teams: list[str] | None, *, only_new: bool
     ) -> bool:
         check_profile(profile)
+        self._check_holiday_list(profile.get("holiday_list"))
         roster = self._roster(uow)
         seller: Seller | None = uow.get(seller_uuid(seller_id))
         created = seller is None
@@ -170,6 +178,59 @@ class AssignmentApplication(ServiceApplication):
         roster.define_team(team_id, name, members)
         uow.add(roster)
         self.views.roster_changed(uow, roster)
+
+    # -- holiday lists --------------------------------------------------------------------
+
+    def define_holiday_list(self, uow: UnitOfWork, list_id: str, name: str, holidays: list[Any]) -> bool:
+        """The list holds exactly these days from now on; True if that changed anything.
+        Sellers who follow it are off on them from the moment this commits."""
+        lists = self._holiday_lists(uow)
+        changed = lists.define(list_id, name, holidays)
+        if changed:
+            uow.add(lists)
+            self.views.holidays_changed(uow, lists)
+        return changed
+
+    def remove_holiday_list(self, uow: UnitOfWork, list_id: str) -> None:
+        """Refused while a seller follows the list (except the organisation's, which sellers
+        then follow as an empty list)."""
+        lists = self._holiday_lists(uow)
+        lists.check_exists(list_id)
+        if list_id != ORGANISATION_HOLIDAYS:
+            self.views.catch_up(uow)
+            followers = [s.seller_id for s in self.views.states(uow) if s.holiday_list == list_id]
+            if followers:
+                raise HolidayListInUse(
+                    f"holiday list {list_id!r} is followed by {len(followers)} seller(s): "
+                    f"{', '.join(followers[:20])}; give them another holiday_list first"
+                )
+        lists.remove(list_id)
+        uow.add(lists)
+        self.views.holidays_changed(uow, lists)
+
+    def holiday_lists(self) -> HolidayLists:
+        self.views.catch_up()
+        return self.views.holiday_lists
+
+    def holiday_list_as_of(self, list_id: str, as_of: datetime) -> dict[str, Any]:
+        """One list as the log had recorded it at `as_of` (time travel)."""
+        lists = state_as_of(self, HOLIDAYS_ID, as_of, what="the holiday lists")
+        if lists is None or list_id not in lists.lists:
+            raise HolidayListNotFound(f"no holiday list {list_id!r} at {as_of.isoformat()}")
+        return lists.lists[list_id]  # type: ignore[no-any-return]
+
+    def _check_holiday_list(self, list_id: Any) -> None:
+        if list_id is None or list_id == ORGANISATION_HOLIDAYS:
+            return
+        self.views.catch_up()
+        if list_id not in self.views.holiday_lists.lists:
+            raise InvalidProfile(f"holiday_list: there is no holiday list {list_id!r} (define it first)")
+
+    def _holiday_lists(self, uow: UnitOfWork) -> HolidayLists:
+        lists: HolidayLists | None = uow.get(HOLIDAYS_ID) or uow.scratch.get(str(HOLIDAYS_ID))
+        if lists is None:
+            lists = uow.scratch[str(HOLIDAYS_ID)] = HolidayLists()
+        return lists
 
     def get_seller(self, seller_id: str) -> Seller:
         self.views.catch_up()

@@ -5,6 +5,15 @@ from typing import Any
 from .assignments import Assignment, AssignmentError, LeadClosed
 from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
 from .engine import REASONS, Decision, choose_owner, round_robin_key
+from .holidays import (
+    HOLIDAYS_ID,
+    MAX_HOLIDAYS,
+    ORGANISATION_HOLIDAYS,
+    HolidayListInUse,
+    HolidayListNotFound,
+    HolidayLists,
+    InvalidHolidays,
+)
 from .rulesets import (
     DEFAULT_RULESET,
     RULEBOOK_ID,
@@ -40,7 +49,10 @@ MOVED_TOPICS: dict[str, type[Any]] = {
 
 __all__ = [
     "DEFAULT_RULESET",
+    "HOLIDAYS_ID",
+    "MAX_HOLIDAYS",
     "MOVED_TOPICS",
+    "ORGANISATION_HOLIDAYS",
     "PROFILE_DEFAULTS",
     "REASONS",
     "ROSTER_ID",
@@ -49,7 +61,11 @@ __all__ = [
     "Assignment",
     "AssignmentError",
     "Decision",
+    "HolidayListInUse",
+    "HolidayListNotFound",
+    "HolidayLists",
     "InvalidCriteria",
+    "InvalidHolidays",
     "InvalidProfile",
     "InvalidRuleSet",
     "InvalidSchedule",

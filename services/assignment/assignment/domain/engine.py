@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .criteria import lead_fact, matches
-from .schedule import availability
+from .schedule import availability, on_holiday
 from .sellers import SellerState
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -24,6 +24,7 @@ REASONS = (
     "previous_owner",
     "capacity_full",
     "out_of_office",
+    "holiday",
     "outside_hours",
 )
 """Every reason a candidate can be excluded for, in the order they are checked."""
@@ -85,6 +86,7 @@ def _exclusions(
         now,
         rule.get("available_within_hours"),
         seller.week,
+        seller.holidays,
     )
     if blocked is not None:
         reasons.append(blocked)
@@ -102,12 +104,18 @@ def _standing(seller: SellerState) -> dict[str, Any]:
 
 
 def _candidate(seller: SellerState, reasons: list[str], available_at: datetime | None, now: datetime) -> dict[str, Any]:
-    return {
+    candidate = {
         **_standing(seller),
         "eligible": not reasons,
         "reasons": reasons,
         "available_from": available_at.isoformat() if available_at is not None and available_at > now else None,
     }
+    if "holiday" in reasons:
+        candidate["holiday"] = {
+            "list": seller.holiday_list,
+            "name": on_holiday(seller.working_hours, seller.time_zone, now, seller.holidays),
+        }
+    return candidate
 
 
 def choose_owner(

@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from leadflow_shared.calendars import WEEKDAYS, BusinessCalendar, check_working_hours, minutes_of_day, zone
+from leadflow_shared.calendars import (
+    NO_HOLIDAYS,
+    WEEKDAYS,
+    BusinessCalendar,
+    HolidaySet,
+    check_working_hours,
+    minutes_of_day,
+    zone,
+)
 from leadflow_shared.calendars import InvalidCalendar as InvalidSchedule
 
 __all__ = ["WEEKDAYS", "InvalidSchedule", "check_working_hours", "zone"]
@@ -72,13 +80,48 @@ def in_working_hours(
     return any(start <= minute < end for start, end in (week if week is not None else week_intervals(hours)))
 
 
+def on_holiday(
+    hours: Mapping[str, Sequence[Sequence[str]]] | None, tz_name: str, instant: datetime, holidays: HolidaySet
+) -> str | None:
+    """The holiday's name if `instant` is working time by the week but falls in a shift that
+    starts on a holiday (all of a holiday when there are no working hours), else None.
+
+    A shift belongs to the day it starts: a night shift from the eve of a holiday is worked."""
+    if not holidays:
+        return None
+    day = instant.astimezone(zone(tz_name)).date()
+    names = [n for d in (day - timedelta(days=1), day) if (n := holidays.name_on(d)) is not None]
+    if not names:
+        return None
+    if _calendar(_frozen(hours), tz_name, holidays).is_working(instant):
+        return None
+    return names[-1]
+
+
+def _frozen(hours: Mapping[str, Sequence[Sequence[str]]] | None) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    return tuple((day, tuple(tuple(i) for i in intervals)) for day, intervals in (hours or {}).items())
+
+
+@cache
+def _calendar(
+    hours: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...], tz_name: str, holidays: HolidaySet
+) -> BusinessCalendar:
+    working_hours = {day: [list(i) for i in intervals] for day, intervals in hours}
+    calendar = BusinessCalendar.from_data(time_zone=tz_name, working_hours=working_hours)
+    return calendar.with_holidays(holidays.holidays)
+
+
 def interval_starts(
-    hours: Mapping[str, Sequence[Sequence[str]]] | None, tz_name: str, after: datetime, until: datetime
+    hours: Mapping[str, Sequence[Sequence[str]]] | None,
+    tz_name: str,
+    after: datetime,
+    until: datetime,
+    holidays: HolidaySet = NO_HOLIDAYS,
 ) -> list[datetime]:
-    """Starts of working intervals in (after, until]."""
-    if not hours:
+    """Starts of working intervals in (after, until] (days off for a holiday have none)."""
+    if not hours and not holidays:
         return []
-    calendar = BusinessCalendar.from_data(time_zone=tz_name, working_hours=hours)
+    calendar = _calendar(_frozen(hours), tz_name, holidays)
     first = calendar.local_date(after)
     days = [first + timedelta(days=offset) for offset in range((until - after).days + 2)]
     return [start for day in days for start, _ in calendar.intervals_on(day) if after < start <= until]
@@ -98,25 +141,41 @@ def availability(
     now: datetime,
     within_hours: float | None = None,
     week: Week | None = None,
+    holidays: HolidaySet = NO_HOLIDAYS,
 ) -> tuple[str | None, datetime | None]:
     """(None, when) if the seller is available now or within `within_hours`, else (reason, None).
 
-    Available means inside working hours and not out of office at some instant of the window
-    [now, now + within_hours]; the reason is `out_of_office` when that is what blocks them now.
+    Available means inside working hours, not on a holiday of the seller's holiday list and not
+    out of office at some instant of the window [now, now + within_hours]. The reason names what
+    blocks them now: `out_of_office` first, then `holiday`, else `outside_hours`.
     """
-    if in_working_hours(hours, tz_name, now, week) and out_of_office_at(out_of_office, now) is None:
-        return None, now
+
+    if (
+        in_working_hours(hours, tz_name, now, week)
+        and (not out_of_office or out_of_office_at(out_of_office, now) is None)
+        and (not holidays.holidays or on_holiday(hours, tz_name, now, holidays) is None)
+    ):
+        return None, now  # the usual case, kept fast: a decision asks this of every seller in scope
+
+    def works_at(instant: datetime) -> bool:
+        return (
+            in_working_hours(hours, tz_name, instant, week)
+            and out_of_office_at(out_of_office, instant) is None
+            and on_holiday(hours, tz_name, instant, holidays) is None
+        )
     if within_hours is None or within_hours <= 0:
         candidates = []
     else:
         until = now + timedelta(hours=within_hours)
         ooo_ends = [parse_instant(r["end"]) for r in out_of_office]
         candidates = sorted(
-            {now, *interval_starts(hours, tz_name, now, until), *(e for e in ooo_ends if now < e <= until)}
+            {now, *interval_starts(hours, tz_name, now, until, holidays), *(e for e in ooo_ends if now < e <= until)}
         )
     for instant in candidates:
-        if in_working_hours(hours, tz_name, instant, week) and out_of_office_at(out_of_office, instant) is None:
+        if works_at(instant):
             return None, instant
     if out_of_office_at(out_of_office, now) is not None:
         return "out_of_office", None
+    if in_working_hours(hours, tz_name, now, week):
+        return "holiday", None
     return "outside_hours", None

@@ -15,6 +15,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from leadflow_shared.calendars import NO_HOLIDAYS, HolidaySet
+
+from .holidays import ORGANISATION_HOLIDAYS, check_list_id
 from .schedule import Week, check_out_of_office, check_working_hours, week_intervals, zone
 
 ROSTER_ID = uuid5(NAMESPACE_URL, "leadflow:assignment:roster")
@@ -31,9 +34,10 @@ PROFILE_DEFAULTS: dict[str, Any] = {
     "tags": [],
     "active": True,
     "accepts_assignments": True,
+    "holiday_list": ORGANISATION_HOLIDAYS,
 }
 """A seller's profile fields and their defaults: no working hours means always working,
-no capacity means no limit on open leads."""
+no capacity means no limit on open leads, the organisation's holiday list applies (null: none)."""
 
 
 class SellerError(Exception):
@@ -76,6 +80,11 @@ def check_profile(changes: dict[str, Any]) -> None:
     for name in _FLAGS:
         if name in changes and not isinstance(changes[name], bool):
             raise InvalidProfile(f"{name} is true or false")
+    if "holiday_list" in changes and changes["holiday_list"] is not None:
+        try:
+            check_list_id(changes["holiday_list"])
+        except ValueError as exc:
+            raise InvalidProfile(f"holiday_list: {exc}") from None
     if "name" in changes and not isinstance(changes["name"], str):
         raise InvalidProfile("name is a text")
     if "working_hours" in changes and not isinstance(changes["working_hours"], dict):
@@ -120,6 +129,9 @@ class SellerState:
     extra: dict[str, Any] = field(default_factory=dict)
     week: Week = ()
     """`working_hours` as minutes of the week, read once per seller version (the hot path)."""
+    holiday_list: str | None = None
+    holidays: HolidaySet = NO_HOLIDAYS
+    """The days off of the holiday list the seller follows, as that list stands."""
 
     @cached_property
     def last_assigned_iso(self) -> str | None:
@@ -127,7 +139,7 @@ class SellerState:
 
     def field(self, name: str) -> Any:
         """A seller field as seller conditions read it."""
-        if name in ("seller_id", "name", "time_zone", "capacity", "active", "accepts_assignments"):
+        if name in ("seller_id", "name", "time_zone", "capacity", "active", "accepts_assignments", "holiday_list"):
             return getattr(self, name)
         if name in ("languages", "territories", "product_lines", "tags", "teams"):
             return list(getattr(self, name))
@@ -195,7 +207,12 @@ class Seller(Aggregate):
     def _lead_released(self, lead_id: str, reason: str) -> None:
         self.open_count = max(0, self.open_count - 1)
 
-    def state(self, join_index: int, teams: tuple[str, ...]) -> SellerState:
+    @property
+    def holiday_list(self) -> str | None:
+        """The holiday list this seller follows (profiles stored before lists existed: the organisation's)."""
+        return self.profile.get("holiday_list", ORGANISATION_HOLIDAYS)  # type: ignore[no-any-return]
+
+    def state(self, join_index: int, teams: tuple[str, ...], holidays: HolidaySet = NO_HOLIDAYS) -> SellerState:
         p = self.profile
         return SellerState(
             seller_id=self.seller_id,
@@ -216,6 +233,8 @@ class Seller(Aggregate):
             last_assigned_at=self.last_assigned_at,
             last_turn=self.last_turn,
             week=week_intervals(p["working_hours"]),
+            holiday_list=self.holiday_list,
+            holidays=holidays,
         )
 
 

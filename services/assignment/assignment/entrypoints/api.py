@@ -1,31 +1,38 @@
-"""assignment's HTTP API: sellers and teams, segments, rule sets, decisions, queue, load."""
+"""assignment's HTTP API: sellers and teams, holiday lists, segments, rule sets, decisions, queue, load."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import date as datetime_date
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from leadflow_shared.calendars import zone
 from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
 
 from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
 from ..domain import (
+    MAX_HOLIDAYS,
     AssignmentError,
+    HolidayListInUse,
+    HolidayListNotFound,
     InvalidCriteria,
+    InvalidHolidays,
     InvalidProfile,
     InvalidRuleSet,
     RuleSetNotDraft,
     RuleSetNotFound,
     SegmentNotFound,
     UnknownTeam,
+    availability,
 )
 from ..projections import AssignmentReadModel, assignment_view, load_report, roster_view, seller_view
 
@@ -33,6 +40,7 @@ T = TypeVar("T")
 Name = Field(min_length=1, max_length=100)
 MAX_BODY_BYTES = 1024 * 1024
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ListId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Model(BaseModel):
@@ -62,6 +70,10 @@ class SellerFields(Model):
     tags: list[Label] | None = Field(default=None, max_length=100)
     active: bool | None = None
     accepts_assignments: bool | None = None
+    holiday_list: ListId | None = Field(
+        default=None,
+        description="the holiday list the seller follows (default: the organisation's, `organisation`); null: none",
+    )
     teams: list[Label] | None = Field(default=None, max_length=100)
 
     @field_validator(
@@ -94,6 +106,17 @@ class SellerFields(Model):
 class SellerIn(SellerFields):
     seller_id: str = Name
     name: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
+
+
+class HolidayIn(Model):
+    date: datetime_date = Field(examples=["2026-12-25"])
+    name: str = Field(default="", max_length=200, examples=["Christmas Day"])
+    yearly: bool = Field(default=False, description="every year on this month and day")
+
+
+class HolidayListIn(Model):
+    name: str = Field(min_length=1, max_length=200, examples=["Germany"])
+    holidays: list[HolidayIn] = Field(max_length=MAX_HOLIDAYS)
 
 
 class TeamIn(Model):
@@ -163,7 +186,10 @@ ERRORS: dict[type[Exception], int] = {
     RuleSetNotFound: 404,
     SegmentNotFound: 404,
     UnknownTeam: 404,
+    HolidayListNotFound: 404,
     RuleSetNotDraft: 409,
+    HolidayListInUse: 409,
+    InvalidHolidays: 422,
     AssignmentError: 409,
     InvalidRuleSet: 422,
     InvalidCriteria: 422,
@@ -231,6 +257,68 @@ def create_api(
         seller = await call(app.get_seller, seller_id)
         state = await call(app.views.state, seller_id)
         return seller_view(state, seller)
+
+    @api.get(
+        "/v1/sellers/{seller_id}/availability",
+        tags=["sellers"],
+        dependencies=[only_query_params("at", "within_hours")],
+    )
+    async def seller_availability(
+        seller_id: str,
+        at: AwareDatetime | None = None,
+        within_hours: Annotated[float, Query(ge=0, le=24 * 14)] = 0,
+    ) -> dict[str, Any]:
+        """Could the engine give this seller a lead at `at` (default: now), or within
+        `within_hours` of it? Working hours in their zone, out of office and their holiday list."""
+        state = await call(app.views.state, seller_id)
+        moment = at or app.clock.now()
+        reason, available_at = availability(
+            state.working_hours,
+            state.time_zone,
+            state.out_of_office,
+            moment,
+            within_hours,
+            state.week,
+            state.holidays,
+        )
+        return {
+            "seller_id": seller_id,
+            "at": moment.isoformat(),
+            "available": reason is None,
+            "available_from": available_at.isoformat() if available_at is not None else None,
+            "reason": reason,
+            "holiday_list": state.holiday_list,
+            "holiday": state.holidays.name_on(moment.astimezone(zone(state.time_zone)).date()),
+        }
+
+    # -- holiday lists --
+
+    @api.put("/v1/holiday-lists/{list_id}", tags=["holidays"])
+    async def put_holiday_list(list_id: ListId, body: HolidayListIn) -> dict[str, Any]:
+        """Define a holiday list, or replace its days. The organisation's list is `organisation`;
+        sellers follow it unless their `holiday_list` names another (or null)."""
+        holidays = [h.model_dump(mode="json") for h in body.holidays]
+        changed = await execute(app.define_holiday_list, list_id, body.name, holidays)
+        return {"list_id": list_id, "changed": changed, **(await call(app.holiday_lists)).lists[list_id]}
+
+    @api.get("/v1/holiday-lists", tags=["holidays"])
+    async def list_holiday_lists() -> list[dict[str, Any]]:
+        lists = await call(app.holiday_lists)
+        return [{"list_id": list_id, **found} for list_id, found in sorted(lists.lists.items())]
+
+    @api.get("/v1/holiday-lists/{list_id}", tags=["holidays"], dependencies=[only_query_params("as_of")])
+    async def get_holiday_list(list_id: str, as_of: AsOf = None) -> dict[str, Any]:
+        """A holiday list now, or as it stood at `as_of` (rebuilt from the log)."""
+        if as_of is not None:
+            found = await call(app.holiday_list_as_of, list_id, as_of)
+            return {"list_id": list_id, "as_of": as_of.isoformat(), **found}
+        lists = await call(app.holiday_lists)
+        lists.check_exists(list_id)
+        return {"list_id": list_id, **lists.lists[list_id]}
+
+    @api.delete("/v1/holiday-lists/{list_id}", tags=["holidays"], status_code=204)
+    async def delete_holiday_list(list_id: str) -> None:
+        await execute(app.remove_holiday_list, list_id)
 
     @api.put("/v1/teams/{team_id}", tags=["sellers"])
     async def put_team(team_id: str, team: TeamIn) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def seller_view(state: SellerState, seller: Seller) -> dict[str, Any]:
     return {
         "seller_id": state.seller_id,
         **seller.profile,
+        "holiday_list": seller.holiday_list,
         "teams": list(state.teams),
         "open_leads": state.open_count,
         "last_assigned_at": state.last_assigned_at.isoformat() if state.last_assigned_at else None,
