@@ -186,14 +186,16 @@ async def test_holiday_lists_over_http(walk: tuple[Scenario, httpx.AsyncClient])
     assert available == {
         "seller_id": "ann",
         "at": "2026-11-02T10:00:00+00:00",
-        "available": True,
+        "available": False,
+        "reason": "holiday",
         "available_from": "2026-11-03T08:00:00+00:00",
-        "reason": None,
         "holiday_list": "organisation",
         "holiday": "All Souls",
     }
     now = (await http.get("/v1/sellers/ann/availability")).json()
-    assert (now["available"], now["reason"]) == (False, "holiday")
+    assert (now["available"], now["reason"], now["available_from"]) == (False, "holiday", None)
+    later = (await http.get("/v1/sellers/ann/availability", params={"at": "2026-11-03T08:30:00Z"})).json()
+    assert (later["available"], later["reason"], later["holiday"]) == (True, None, None)
     assert (await http.get("/v1/sellers/ann")).json()["holiday_list"] == "organisation"
 
     # bad input names the field
@@ -219,3 +221,10 @@ async def test_holiday_lists_over_http(walk: tuple[Scenario, httpx.AsyncClient])
     assert (await http.get("/v1/holiday-lists/uk")).status_code == 404
     then = await http.get("/v1/holiday-lists/uk", params={"as_of": datetime.now(UTC).isoformat()})
     assert then.status_code == 404
+    # the organisation's list, as it stood before it changed
+    defined = datetime.now(UTC)
+    await http.put("/v1/holiday-lists/organisation", json={"name": "Org", "holidays": []})
+    assert (await http.get("/v1/holiday-lists/organisation")).json()["holidays"] == []
+    old = await http.get("/v1/holiday-lists/organisation", params={"as_of": defined.isoformat()})
+    assert old.json()["holidays"] == [{"date": "2026-11-02", "name": "All Souls", "yearly": False}]
+    assert "the first holiday list was defined at" in past.json()["detail"]

@@ -20,7 +20,7 @@ from eventsourcing.persistence import RecordConflictError
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import LeadDeletedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
 from leadflow_shared.store import ServiceApplication
-from leadflow_shared.timetravel import state_as_of
+from leadflow_shared.timetravel import DidNotExistYet, state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
@@ -214,7 +214,13 @@ class AssignmentApplication(ServiceApplication):
 
     def holiday_list_as_of(self, list_id: str, as_of: datetime) -> dict[str, Any]:
         """One list as the log had recorded it at `as_of` (time travel)."""
-        lists = state_as_of(self, HOLIDAYS_ID, as_of, what="the holiday lists")
+        try:
+            lists = state_as_of(self, HOLIDAYS_ID, as_of, what="the holiday lists")
+        except DidNotExistYet as exc:
+            raise HolidayListNotFound(
+                f"no holiday list {list_id!r} at {as_of.isoformat()}: the first holiday list was defined at "
+                f"{exc.first_recorded_at.isoformat()}"
+            ) from None
         if lists is None or list_id not in lists.lists:
             raise HolidayListNotFound(f"no holiday list {list_id!r} at {as_of.isoformat()}")
         return lists.lists[list_id]  # type: ignore[no-any-return]

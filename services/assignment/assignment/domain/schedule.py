@@ -163,6 +163,7 @@ def availability(
             and out_of_office_at(out_of_office, instant) is None
             and on_holiday(hours, tz_name, instant, holidays) is None
         )
+
     if within_hours is None or within_hours <= 0:
         candidates = []
     else:

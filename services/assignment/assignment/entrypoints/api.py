@@ -268,25 +268,20 @@ def create_api(
         at: AwareDatetime | None = None,
         within_hours: Annotated[float, Query(ge=0, le=24 * 14)] = 0,
     ) -> dict[str, Any]:
-        """Could the engine give this seller a lead at `at` (default: now), or within
-        `within_hours` of it? Working hours in their zone, out of office and their holiday list."""
+        """Could the engine give this seller a lead at `at` (default: now)? If not, `reason` says
+        why and `available_from` when they can within `within_hours` (null: not within them).
+        Working hours in their zone, out of office and their holiday list; capacity aside."""
         state = await call(app.views.state, seller_id)
         moment = at or app.clock.now()
-        reason, available_at = availability(
-            state.working_hours,
-            state.time_zone,
-            state.out_of_office,
-            moment,
-            within_hours,
-            state.week,
-            state.holidays,
-        )
+        calendar = (state.working_hours, state.time_zone, state.out_of_office, moment)
+        reason, _ = availability(*calendar, None, state.week, state.holidays)
+        _, available_at = availability(*calendar, within_hours, state.week, state.holidays)
         return {
             "seller_id": seller_id,
             "at": moment.isoformat(),
             "available": reason is None,
-            "available_from": available_at.isoformat() if available_at is not None else None,
             "reason": reason,
+            "available_from": available_at.isoformat() if available_at is not None else None,
             "holiday_list": state.holiday_list,
             "holiday": state.holidays.name_on(moment.astimezone(zone(state.time_zone)).date()),
         }
