@@ -2,13 +2,16 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit test-integration test-e2e bench bench-engine lint format schemas rebuild-intake infra-up infra-down clean
+.PHONY: setup run token test test-unit test-integration test-e2e bench bench-engine lint format schemas rebuild-intake infra-up infra-down clean
 
 setup:
 	@bash deploy/setup.sh
 
 run: setup ## Kafka + the four services + 100 demo leads, until Ctrl-C
 	$(PY) -m leadflow_tools.stack
+
+token: setup ## a bearer token for the embedded stack: make token ROLE=admin [SUB=<user id>] [ORG=<partner org>] [TEAM=<team>]
+	@$(PY) -m leadflow_tools token --role $(or $(ROLE),admin) $(if $(SUB),--sub $(SUB)) $(if $(ORG),--org $(ORG)) $(if $(TEAM),--team $(TEAM))
 
 test: setup ## everything: unit, integration (real Kafka + PostgreSQL), e2e, chaos
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -54,6 +54,14 @@ class ServiceSettings(BaseSettings):
     deadline_page_size: int = Field(default=500, ge=1, le=10_000)
     deadline_behind_seconds: float = Field(default=60.0, gt=0)
     """A due deadline not fired this long after its due time: /readyz answers 503 naming it."""
+    auth_issuer: str | None = None
+    """The identity provider's issuer (`iss`); local mode: the development issuer."""
+    auth_audience: str = "leadflow"
+    auth_jwks_url: str | None = None
+    """Where the provider publishes its signing keys (https://…/jwks.json, or file:<path>);
+    local mode: the development issuer's file under the run folder."""
+    auth_roles_claim: str = "roles"
+    """The token claim holding the caller's roles (dotted for nested ones: realm_access.roles)."""
     gc_full_pass_every: int = Field(default=100, ge=1, le=10_000)
     """Python's cycle collector walks every long-lived object at most once per this many of its
     middle-generation passes (Python's own default: 10). Each walk stops the service; see
@@ -62,11 +70,13 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _production_needs_real_infrastructure(self) -> ServiceSettings:
         if self.mode == "production":
-            missing = [
-                name
-                for name, value in (("kafka_bootstrap", self.kafka_bootstrap), ("postgres_host", self.postgres_host))
-                if not value
-            ]
+            required = (
+                ("kafka_bootstrap", self.kafka_bootstrap),
+                ("postgres_host", self.postgres_host),
+                ("auth_issuer", self.auth_issuer),
+                ("auth_jwks_url", self.auth_jwks_url),
+            )
+            missing = [name for name, value in required if not value]
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
                 raise ValueError("production mode needs " + ", ".join(f"{prefix}{m.upper()}" for m in missing))

@@ -125,7 +125,7 @@ async def test_20_000_leads_survive_three_sigkills_of_intake_and_of_assignment(
             assert problems == [], problems[:10]
             figures[topic] = (count, copies)
         # and no seller is over capacity (every lead counted once).
-        async with httpx.AsyncClient(base_url=stack.url("assignment"), timeout=10.0) as http:
+        async with httpx.AsyncClient(base_url=stack.url("assignment"), timeout=10.0, headers=stack.headers()) as http:
             sellers = (await http.get("/v1/sellers")).json()
             ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text

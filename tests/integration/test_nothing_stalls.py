@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from auth_helpers import bearer
 from eventsourcing.persistence import OperationalError
 from harness import (
     as_bytes,
@@ -45,7 +46,9 @@ def intake_on(kafka_bootstrap: str, tmp_path: Path, prefix: str, **overrides: An
 
 async def readiness(service: Service) -> tuple[int, dict[str, Any]]:
     transport = httpx.ASGITransport(app=service.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://service", headers=bearer(run_dir=service.settings.run_dir)
+    ) as http:
         response = await http.get("/readyz")
     return response.status_code, response.json()
 

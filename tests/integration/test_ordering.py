@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_helpers import bearer
 from harness import as_bytes, eventually, inbound_lead, new_prefix, produce, settings_for, started
 
 from intake.bootstrap import bootstrap as intake_service
@@ -42,7 +43,9 @@ async def owners_in_order(service: Service, lead_id: Any) -> list[str]:
 
 async def readiness(service: Service) -> tuple[int, dict[str, Any]]:
     transport = httpx.ASGITransport(app=service.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake", headers=bearer(run_dir=service.settings.run_dir)
+    ) as http:
         response = await http.get("/readyz")
     return response.status_code, response.json()
 

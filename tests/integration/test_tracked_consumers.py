@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_helpers import bearer
 from harness import (
     as_bytes,
     eventually,
@@ -138,7 +139,8 @@ async def test_the_same_lead_sent_on_the_topic_then_over_http_is_one_lead_and_on
         await eventually(lambda: assignments(assignment), until=lambda a: len(a) == 1)
         # when the same lead is POSTed over HTTP,
         transport = httpx.ASGITransport(app=intake.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        headers = bearer("admin", run_dir=intake.settings.run_dir)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=headers) as http:
             response = await http.post("/v1/leads", json=lead)
         # then it is recognised, not duplicated:
         assert response.status_code == 200

@@ -2,14 +2,19 @@
 
 python -m leadflow_tools kafka start|stop [--port N]
 python -m leadflow_tools postgres start|stop [--port N] [--databases a,b]
+python -m leadflow_tools token --role admin [--sub ID] [--org ID] [--team T ...]   (`make token`)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
+from leadflow_shared.auth import Role, devissuer
+
+from ._paths import run_root
 from .kafka import LocalKafka
 from .postgres import LocalPostgres
 
@@ -35,12 +40,48 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated databases to create on start (default: {DEFAULT_DATABASES})",
     )
     postgres.add_argument("--timeout", type=float, default=60)
+
+    token = services.add_parser("token", help="a bearer token of the embedded development issuer")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.INTEGRATION])
+    token.add_argument("--sub", default=None, help="the user id (a seller's: their seller id)")
+    token.add_argument("--org", default=None, help="partner organisation id (partner roles)")
+    token.add_argument("--team", action="append", default=[], help="a team a sales manager leads (repeat)")
+    token.add_argument("--hours", type=float, default=8)
     return parser
+
+
+def _production() -> str | None:
+    for name, value in os.environ.items():
+        if (name == "LEADFLOW_MODE" or name.endswith("_MODE")) and value.strip().lower() == "production":
+            return name
+    return None
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Print a token signed by the development issuer (the key under the run folder that the
+    services read in embedded mode). Production mode has a real identity provider: refused."""
+    refused_by = _production()
+    if refused_by is not None:
+        print(f"error: {refused_by}=production: tokens come from your identity provider", file=sys.stderr)
+        return 2
+    print(
+        devissuer.issue(
+            run_root(),
+            subject=args.sub or f"dev-{args.role}",
+            roles=[args.role],
+            teams=args.team,
+            org=args.org,
+            lifetime_seconds=int(args.hours * 3600),
+        )
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.service == "token":
+        return _token(args)
     began = time.monotonic()
     try:
         if args.service == "kafka":

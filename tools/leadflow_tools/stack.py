@@ -30,6 +30,7 @@ from uuid import UUID
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from leadflow_shared.auth import devissuer
 from leadflow_shared.contracts import LeadAssignedV1
 
 from . import demo
@@ -105,6 +106,11 @@ class ServiceStack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def headers(self, role: str = "admin", subject: str | None = None, **claims: Any) -> dict[str, str]:
+        """A bearer token of the stack's development issuer (embedded mode), for `role`."""
+        token = devissuer.issue(self.run_dir, subject=subject or f"stack-{role}", roles=[role], **claims)
+        return {"Authorization": f"Bearer {token}"}
+
     def log_file(self, service: str) -> Path:
         return self.run_dir / "logs" / f"{service}.log"
 
@@ -144,6 +150,7 @@ class ServiceStack:
 
     def start(self, timeout: float = 90.0) -> None:
         """Start every service and wait until all are ready; stops them all on failure."""
+        devissuer.ensure_keys(self.run_dir)  # once, before the services read it
         try:
             for service in self.services:
                 self.start_service(service)
@@ -415,12 +422,12 @@ def _owner(assigned: LeadAssignedV1) -> str:
 
 
 def _count_found(stack: ServiceStack, lead_ids: set[UUID]) -> int:
-    with httpx.Client(base_url=stack.url("intake"), timeout=5.0) as client:
+    with httpx.Client(base_url=stack.url("intake"), timeout=5.0, headers=stack.headers()) as client:
         return sum(client.get(f"/v1/leads/{lead_id}").status_code == 200 for lead_id in lead_ids)
 
 
 def _seller_names(stack: ServiceStack) -> dict[str, str]:
-    response = httpx.get(stack.url("assignment") + "/v1/sellers", timeout=5.0)
+    response = httpx.get(stack.url("assignment") + "/v1/sellers", timeout=5.0, headers=stack.headers())
     response.raise_for_status()
     return {s["seller_id"]: s["name"] for s in response.json()}
 

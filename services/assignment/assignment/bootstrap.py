@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from leadflow_shared.auth.setup import authenticator_for
 from leadflow_shared.clock import Clock
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.runtime import Service
@@ -33,5 +34,6 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     service.publish(*stream.publications())
     if settings.rerun_interval_seconds > 0:
         service.run_job(PeriodicRerun(app, service.worker, service.health, settings.rerun_interval_seconds))
-    service.api = create_api(app, service.worker, service.readiness_checks(), read_model)
+    authenticator = authenticator_for(settings, app, service.worker)
+    service.api = create_api(app, service.worker, service.readiness_checks(), read_model, authenticator)
     return service

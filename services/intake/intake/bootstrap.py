@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from leadflow_shared.auth.setup import authenticator_for
 from leadflow_shared.clock import Clock
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.runtime import Service
@@ -27,5 +28,6 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock | None = None
     service.run_deadlines([Lead], app.on_deadline, open_read_store(settings), clock=clock)
     service.consume(*stream.subscriptions(app))
     service.publish(*stream.publications(app))
-    service.api = create_api(app, service.worker, service.readiness_checks(), lead_list)
+    authenticator = authenticator_for(settings, app, service.worker)
+    service.api = create_api(app, service.worker, service.readiness_checks(), lead_list, authenticator)
     return service

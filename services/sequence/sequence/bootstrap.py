@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leadflow_shared.auth.setup import authenticator_for
 from leadflow_shared.runtime import Service
 
 from .application import SequenceApplication
@@ -17,5 +18,6 @@ def bootstrap(settings: SequenceSettings | None = None) -> Service:
     service.consume(*stream.subscriptions(app))
     service.publish(*stream.publications())
     service.extra_topics.update({topic: settings.lead_topic_partitions for topic in stream.PUBLISHED_TOPICS})
-    service.api = create_api(service.readiness_checks())
+    authenticator = authenticator_for(settings, app, service.worker)
+    service.api = create_api(app, service.worker, service.readiness_checks(), authenticator)
     return service

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_helpers import bearer
 from harness import eventually, new_prefix, produce, settings_for, started
 from test_assignment_on_kafka import binary, received
 
@@ -38,7 +39,9 @@ async def test_a_null_list_is_refused_and_an_old_unreadable_profile_is_reported_
     service = assignment_service(settings)
     async with started(service):
         transport = httpx.ASGITransport(app=service.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://assignment") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://assignment", headers=bearer(run_dir=service.settings.run_dir)
+        ) as http:
             # then the API refuses a null list (and stores nothing),
             for body in ({"product_lines": None}, {"languages": None}, {"working_hours": None}, {"active": None}):
                 refused = await http.patch("/v1/sellers/ann", json=body)

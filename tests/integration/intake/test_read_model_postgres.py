@@ -11,6 +11,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from auth_helpers import bearer
 from harness import as_bytes, eventually, inbound_lead, new_prefix, postgres_settings, produce, settings_for, started
 from intake_world import START, lead_list_of
 from intake_world import LeadListWorld as World
@@ -199,7 +200,9 @@ async def test_the_running_service_lists_leads_from_kafka_and_http_and_rebuilds_
     )
     async with started(service):
         transport = httpx.ASGITransport(app=service.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=bearer(run_dir=service.settings.run_dir)
+        ) as http:
             await produce(
                 kafka_bootstrap,
                 f"{prefix}{LEADS_INBOUND}",
@@ -207,10 +210,14 @@ async def test_the_running_service_lists_leads_from_kafka_and_http_and_rebuilds_
             )
             posted = await http.post("/v1/leads", json=inbound_lead("h1"))
             lead_id = posted.json()["lead"]["lead_id"]
-            await http.post(f"/v1/leads/{lead_id}/favorite", headers={"X-Actor": "ana"})
+            await http.post(
+                f"/v1/leads/{lead_id}/favorite", headers=bearer("admin", sub="ana", run_dir=service.settings.run_dir)
+            )
 
             async def listed() -> dict[str, Any]:
-                return (await http.get("/v1/leads", headers={"X-Actor": "ana"})).json()  # type: ignore[no-any-return]
+                return (
+                    await http.get("/v1/leads", headers=bearer("admin", sub="ana", run_dir=service.settings.run_dir))
+                ).json()  # type: ignore[no-any-return]
 
             page = await eventually(listed, until=lambda p: p["counts"]["all"] == 4)
             assert page["counts"] == {"all": 4, "marketplace": 1, "qualified": 3, "favorites": 1, "archived": 0}

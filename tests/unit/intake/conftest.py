@@ -1,4 +1,4 @@
-"""The intake API in-process: an HTTP client over ASGI and the application behind it."""
+"""The intake API in-process: an HTTP client over ASGI (an admin's) and the application behind it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from auth_helpers import authenticator, bearer
 from intake_world import lead_list_of
 
 from intake.application import IntakeApplication
@@ -17,7 +18,8 @@ from leadflow_shared.store import StoreWorker
 async def client() -> AsyncIterator[tuple[httpx.AsyncClient, IntakeApplication]]:
     app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     worker = StoreWorker("test")
-    api = create_api(app, worker, {}, lead_list_of(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
+    api = create_api(app, worker, {}, lead_list_of(app), authenticator(app, worker))
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=bearer("admin")) as http:
         yield http, app
     worker.shutdown()

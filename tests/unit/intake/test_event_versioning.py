@@ -9,6 +9,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from auth_helpers import authenticator, bearer
 from eventsourcing.persistence import StoredEvent
 from golden_events import key, load
 from intake_world import lead_list_of
@@ -60,8 +61,10 @@ def test_a_version_1_follow_up_reads_as_a_note() -> None:
 async def test_a_new_follow_up_is_stored_as_version_2_with_its_channel() -> None:
     app = IntakeApplication(env=POPO)
     worker = StoreWorker("test")
-    api = create_api(app, worker, {}, lead_list_of(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as http:
+    api = create_api(app, worker, {}, lead_list_of(app), authenticator(app, worker))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://intake", headers=bearer()
+    ) as http:
         body = {"source": "web-form", "external_id": "v-2", "occurred_at": "2026-11-01T10:00:00Z"}
         lead_id = (await http.post("/v1/leads", json=body)).json()["lead"]["lead_id"]
         called = await http.post(f"/v1/leads/{lead_id}/follow-ups", json={"note": "rang", "channel": "call"})

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
+from auth_helpers import authenticator, bearer
 from eventsourcing.persistence import RecordConflictError
 from intake_world import lead_list_of
 from typer.testing import CliRunner
@@ -368,8 +369,10 @@ def test_the_cli_exits_2_on_a_refused_file_and_writes_the_template(tmp_path: Pat
 @pytest.fixture
 async def http(app: IntakeApplication) -> AsyncIterator[httpx.AsyncClient]:
     worker = StoreWorker("test")
-    api = create_api(app, worker, {}, lead_list_of(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as client:
+    api = create_api(app, worker, {}, lead_list_of(app), authenticator(app, worker))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://intake", headers=bearer()
+    ) as client:
         yield client
     worker.shutdown()
 

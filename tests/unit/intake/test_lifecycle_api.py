@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from auth_helpers import bearer
 
 from leadflow_shared.contracts import LeadAssignedV1
 
@@ -25,7 +26,7 @@ def lead(external_id: str, **overrides: Any) -> dict[str, Any]:
 async def test_an_illegal_transition_is_409_with_status_and_allowed_actions(client: Any) -> None:
     http, _ = client
     lead_id = (await http.post("/v1/leads", json=lead("1"))).json()["lead"]["lead_id"]
-    response = await http.post(f"/v1/leads/{lead_id}/convert", json={}, headers={"X-Actor": "ana"})
+    response = await http.post(f"/v1/leads/{lead_id}/convert", json={}, headers=bearer("admin", sub="ana"))
     assert response.status_code == 409
     body = response.json()
     assert body["status"] == "unassigned" and body["action"] == "convert"
@@ -78,9 +79,9 @@ async def test_an_oversized_payload_is_413(client: Any) -> None:
 async def test_a_deleted_lead_is_gone_and_its_events_tell_who_when_why(client: Any) -> None:
     http, _ = client
     lead_id = (await http.post("/v1/leads", json=lead("1"))).json()["lead"]["lead_id"]
-    await http.post(f"/v1/leads/{lead_id}/follow-ups", json={"note": "called"}, headers={"X-Actor": "ana"})
+    await http.post(f"/v1/leads/{lead_id}/follow-ups", json={"note": "called"}, headers=bearer("admin", sub="ana"))
     assert (
-        await http.delete(f"/v1/leads/{lead_id}", params={"reason": "test"}, headers={"X-Actor": "ben"})
+        await http.delete(f"/v1/leads/{lead_id}", params={"reason": "test"}, headers=bearer("admin", sub="ben"))
     ).status_code == 204
     assert (await http.get(f"/v1/leads/{lead_id}")).status_code == 404
     events = (await http.get(f"/v1/leads/{lead_id}/events")).json()

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from auth_helpers import authenticator, bearer
 from intake_world import START
 from intake_world import LeadListWorld as World
 from typer.testing import CliRunner
@@ -354,10 +355,12 @@ async def test_the_background_job_follows_the_log_reports_being_stuck_and_stops_
 async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
     """The API with the lead list's runner following the log, as in the service."""
     worker = StoreWorker("test")
-    api = create_api(world.app, worker, {}, world.model)
+    api = create_api(world.app, worker, {}, world.model, authenticator(world.app, worker))
     world.app.on_recorded.append(world.model.runner.listener(asyncio.get_running_loop()))
     job = asyncio.create_task(world.model.runner.run())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://intake", headers=bearer()
+    ) as client:
         yield client
     world.model.runner.stop()
     await job
@@ -367,16 +370,16 @@ async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
 async def test_the_list_over_http_reads_its_own_writes(world: World, http: httpx.AsyncClient) -> None:
     body = {"source": "web-form", "external_id": "1", "occurred_at": "2026-11-01T10:00:00Z", "type": "sales_qualified"}
     lead_id = (await http.post("/v1/leads", json=body)).json()["lead"]["lead_id"]
-    await http.post(f"/v1/leads/{lead_id}/favorite", headers={"X-Actor": "ana"})
-    mine = (await http.get("/v1/leads", params={"tab": "favorites"}, headers={"X-Actor": "ana"})).json()
+    await http.post(f"/v1/leads/{lead_id}/favorite", headers=bearer("admin", sub="ana"))
+    mine = (await http.get("/v1/leads", params={"tab": "favorites"}, headers=bearer("admin", sub="ana"))).json()
     assert [i["lead_id"] for i in mine["items"]] == [lead_id] and mine["items"][0]["favorite"] is True
     assert mine["counts"] == {"all": 1, "marketplace": 0, "qualified": 1, "favorites": 1, "archived": 0}
-    theirs = (await http.get("/v1/leads", params={"tab": "favorites"}, headers={"X-Actor": "ben"})).json()
+    theirs = (await http.get("/v1/leads", params={"tab": "favorites"}, headers=bearer("admin", sub="ben"))).json()
     assert theirs["items"] == [] and theirs["next_cursor"] is None
     repeated = await http.get("/v1/leads", params=[("status", "assigned"), ("status", "unassigned")])
     assert [i["lead_id"] for i in repeated.json()["items"]] == [lead_id]
     assert (await http.delete(f"/v1/leads/{lead_id}")).status_code == 204
-    gone = (await http.get("/v1/leads", params={"include_voided": "true"}, headers={"X-Actor": "ana"})).json()
+    gone = (await http.get("/v1/leads", params={"include_voided": "true"}, headers=bearer("admin", sub="ana"))).json()
     assert gone["items"] == [] and set(gone["counts"].values()) == {0}
 
 

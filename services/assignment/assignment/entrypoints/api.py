@@ -9,10 +9,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from leadflow_shared.auth import Principal, Role, lead_visible
+from leadflow_shared.auth.http import Authenticator, require
+from leadflow_shared.auth.setup import secure
 from leadflow_shared.calendars import zone
 from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
@@ -170,7 +173,6 @@ class ManualAssignmentIn(Model):
     seller_id: str | None = None
     team_id: str | None = None
     reason: str = Field(min_length=1, max_length=500)
-    actor: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _someone(self) -> ManualAssignmentIn:
@@ -197,12 +199,32 @@ ERRORS: dict[type[Exception], int] = {
 }
 
 
+SellerReader = Annotated[Principal, Depends(require("sellers:read"))]
+AssignmentReader = Annotated[Principal, Depends(require("assignments:read"))]
+Assigner = Annotated[Principal, Depends(require("assignments:assign"))]
+
+
+def _sees_every_seller(caller: Principal) -> bool:
+    return caller.has(Role.ADMIN) or caller.has(Role.SALES_MANAGER)
+
+
+def _may_see_seller(caller: Principal, seller_id: str) -> None:
+    """A seller sees their own record only; another's is answered as if it did not exist."""
+    if not _sees_every_seller(caller) and caller.subject != seller_id:
+        raise SellerNotFound(seller_id)
+
+
 def create_api(
-    app: AssignmentApplication, worker: StoreWorker, checks: dict[str, Check], read_model: AssignmentReadModel
+    app: AssignmentApplication,
+    worker: StoreWorker,
+    checks: dict[str, Check],
+    read_model: AssignmentReadModel,
+    authenticator: Authenticator,
 ) -> FastAPI:
     api = FastAPI(title="leadflow assignment", version="0.3.0")
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     refuse_invalid_values(api)
+    secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
 
     for error, status in ERRORS.items():
@@ -220,37 +242,42 @@ def create_api(
 
     # -- sellers and teams --
 
-    @api.post("/v1/sellers", tags=["sellers"])
+    @api.post("/v1/sellers", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
     async def add_sellers(sellers: list[SellerIn]) -> dict[str, int]:
         """Register sellers in bulk; ones already there are left as they are."""
         entries = [{"seller_id": s.seller_id, **s.profile(), "teams": s.teams} for s in sellers]
         return {"joined": await execute(app.add_sellers, entries)}
 
     @api.get("/v1/sellers", tags=["sellers"])
-    async def list_sellers() -> list[dict[str, Any]]:
-        return roster_view(await call(app.roster), await call(app.sellers))
+    async def list_sellers(caller: SellerReader) -> list[dict[str, Any]]:
+        """Every seller (a seller: only themself)."""
+        sellers = await call(app.sellers)
+        if not _sees_every_seller(caller):
+            sellers = [s for s in sellers if s.seller_id == caller.subject]
+        return roster_view(await call(app.roster), sellers)
 
-    @api.get("/v1/sellers/load", tags=["sellers"])
+    @api.get("/v1/sellers/load", tags=["sellers"], dependencies=[Depends(require("sellers:report"))])
     async def seller_load() -> dict[str, Any]:
         """Open leads, capacity and recent assignments per seller; fairness per rule."""
         sellers = await call(app.seller_aggregates)
         queries = await asyncio.to_thread(read_model.load_report_queries)
         return await asyncio.to_thread(load_report, sellers, queries, app.clock.now())
 
-    @api.put("/v1/sellers/{seller_id}", tags=["sellers"])
+    @api.put("/v1/sellers/{seller_id}", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
     async def put_seller(seller_id: str, fields: SellerFields) -> dict[str, Any]:
         """Create a seller, or change the fields given (the others stay as they are)."""
         created = await execute(app.put_seller, seller_id, fields.profile(), fields.teams)
         return {"created": created, "seller": await _seller(seller_id)}
 
-    @api.patch("/v1/sellers/{seller_id}", tags=["sellers"])
+    @api.patch("/v1/sellers/{seller_id}", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
     async def patch_seller(seller_id: str, fields: SellerFields) -> dict[str, Any]:
         await call(app.get_seller, seller_id)
         await execute(app.put_seller, seller_id, fields.profile(), fields.teams)
         return await _seller(seller_id)
 
     @api.get("/v1/sellers/{seller_id}", tags=["sellers"])
-    async def get_seller(seller_id: str) -> dict[str, Any]:
+    async def get_seller(seller_id: str, caller: SellerReader) -> dict[str, Any]:
+        _may_see_seller(caller, seller_id)
         return await _seller(seller_id)
 
     async def _seller(seller_id: str) -> dict[str, Any]:
@@ -265,12 +292,14 @@ def create_api(
     )
     async def seller_availability(
         seller_id: str,
+        caller: SellerReader,
         at: AwareDatetime | None = None,
         within_hours: Annotated[float, Query(ge=0, le=24 * 14)] = 0,
     ) -> dict[str, Any]:
         """Could the engine give this seller a lead at `at` (default: now)? If not, `reason` says
         why and `available_from` when they can within `within_hours` (null: not within them).
         Working hours in their zone, out of office and their holiday list; capacity aside."""
+        _may_see_seller(caller, seller_id)
         state = await call(app.views.state, seller_id)
         moment = at or app.clock.now()
         calendar = (state.working_hours, state.time_zone, state.out_of_office, moment)
@@ -288,7 +317,7 @@ def create_api(
 
     # -- holiday lists --
 
-    @api.put("/v1/holiday-lists/{list_id}", tags=["holidays"])
+    @api.put("/v1/holiday-lists/{list_id}", tags=["holidays"], dependencies=[Depends(require("rules:write"))])
     async def put_holiday_list(list_id: ListId, body: HolidayListIn) -> dict[str, Any]:
         """Define a holiday list, or replace its days. The organisation's list is `organisation`;
         sellers follow it unless their `holiday_list` names another (or null)."""
@@ -296,12 +325,16 @@ def create_api(
         changed = await execute(app.define_holiday_list, list_id, body.name, holidays)
         return {"list_id": list_id, "changed": changed, **(await call(app.holiday_lists)).lists[list_id]}
 
-    @api.get("/v1/holiday-lists", tags=["holidays"])
+    @api.get("/v1/holiday-lists", tags=["holidays"], dependencies=[Depends(require("settings:read"))])
     async def list_holiday_lists() -> list[dict[str, Any]]:
         lists = await call(app.holiday_lists)
         return [{"list_id": list_id, **found} for list_id, found in sorted(lists.lists.items())]
 
-    @api.get("/v1/holiday-lists/{list_id}", tags=["holidays"], dependencies=[only_query_params("as_of")])
+    @api.get(
+        "/v1/holiday-lists/{list_id}",
+        tags=["holidays"],
+        dependencies=[only_query_params("as_of"), Depends(require("settings:read"))],
+    )
     async def get_holiday_list(list_id: str, as_of: AsOf = None) -> dict[str, Any]:
         """A holiday list now, or as it stood at `as_of` (rebuilt from the log)."""
         if as_of is not None:
@@ -311,44 +344,51 @@ def create_api(
         lists.check_exists(list_id)
         return {"list_id": list_id, **lists.lists[list_id]}
 
-    @api.delete("/v1/holiday-lists/{list_id}", tags=["holidays"], status_code=204)
+    @api.delete(
+        "/v1/holiday-lists/{list_id}",
+        tags=["holidays"],
+        status_code=204,
+        dependencies=[Depends(require("rules:write"))],
+    )
     async def delete_holiday_list(list_id: str) -> None:
         await execute(app.remove_holiday_list, list_id)
 
-    @api.put("/v1/teams/{team_id}", tags=["sellers"])
+    @api.put("/v1/teams/{team_id}", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
     async def put_team(team_id: str, team: TeamIn) -> dict[str, Any]:
         await execute(app.define_team, team_id, team.name, team.members)
         return {"team_id": team_id, **(await call(app.roster)).teams[team_id]}
 
-    @api.get("/v1/teams", tags=["sellers"])
+    @api.get("/v1/teams", tags=["sellers"], dependencies=[Depends(require("sellers:read"))])
     async def list_teams() -> list[dict[str, Any]]:
         roster = await call(app.roster)
         return [{"team_id": t, **team} for t, team in roster.teams.items()]
 
     # -- segments --
 
-    @api.put("/v1/segments/{name}", tags=["segments"])
+    @api.put("/v1/segments/{name}", tags=["segments"], dependencies=[Depends(require("rules:write"))])
     async def put_segment(name: str, segment: SegmentIn) -> dict[str, Any]:
         await execute(app.define_segment, name, segment.priority, segment.criteria)
         return {"name": name, **segment.model_dump()}
 
-    @api.delete("/v1/segments/{name}", tags=["segments"], status_code=204)
+    @api.delete(
+        "/v1/segments/{name}", tags=["segments"], status_code=204, dependencies=[Depends(require("rules:write"))]
+    )
     async def delete_segment(name: str) -> None:
         await execute(app.remove_segment, name)
 
-    @api.get("/v1/segments", tags=["segments"])
+    @api.get("/v1/segments", tags=["segments"], dependencies=[Depends(require("rules:read"))])
     async def list_segments() -> list[dict[str, Any]]:
         catalog = await call(app.segments)
         ranked = sorted(catalog.segments.items(), key=lambda item: (-item[1]["priority"], item[0]))
         return [{"name": name, **segment} for name, segment in ranked]
 
-    @api.get("/v1/segments/{name}/preview", tags=["segments"])
+    @api.get("/v1/segments/{name}/preview", tags=["segments"], dependencies=[Depends(require("rules:read"))])
     async def preview_segment(name: str, limit: int = 100) -> dict[str, Any]:
         """Existing leads that belong to this segment under the current definitions."""
         rows = await asyncio.to_thread(app.preview_segment, name)
         return {"segment": name, "count": len(rows), "leads": [_lead_row(r) for r in rows[:limit]]}
 
-    @api.post("/v1/segments/{name}/preview", tags=["segments"])
+    @api.post("/v1/segments/{name}/preview", tags=["segments"], dependencies=[Depends(require("rules:read"))])
     async def preview_draft_segment(name: str, segment: SegmentIn, limit: int = 100) -> dict[str, Any]:
         """Existing leads that would belong to this segment if it were defined like this (nothing is saved)."""
         rows = await asyncio.to_thread(app.preview_segment, name, segment.model_dump())
@@ -356,31 +396,31 @@ def create_api(
 
     # -- rule sets --
 
-    @api.post("/v1/rulesets", tags=["rulesets"], status_code=201)
+    @api.post("/v1/rulesets", tags=["rulesets"], status_code=201, dependencies=[Depends(require("rules:write"))])
     async def draft_ruleset(ruleset: RuleSetIn) -> dict[str, Any]:
         version = await execute(app.draft_ruleset, ruleset.name, ruleset.as_rules())
         return _ruleset((await call(app.rulebook)).get(version))
 
-    @api.get("/v1/rulesets", tags=["rulesets"])
+    @api.get("/v1/rulesets", tags=["rulesets"], dependencies=[Depends(require("rules:read"))])
     async def list_rulesets() -> dict[str, Any]:
         book = await call(app.rulebook)
         return {"active_version": book.active()["version"], "versions": [_ruleset(v) for v in book.versions]}
 
-    @api.get("/v1/rulesets/{version}", tags=["rulesets"])
+    @api.get("/v1/rulesets/{version}", tags=["rulesets"], dependencies=[Depends(require("rules:read"))])
     async def get_ruleset(version: int) -> dict[str, Any]:
         return _ruleset((await call(app.rulebook)).get(version))
 
-    @api.put("/v1/rulesets/{version}", tags=["rulesets"])
+    @api.put("/v1/rulesets/{version}", tags=["rulesets"], dependencies=[Depends(require("rules:write"))])
     async def revise_ruleset(version: int, ruleset: RuleSetIn) -> dict[str, Any]:
         await execute(app.revise_ruleset, version, ruleset.name, ruleset.as_rules())
         return _ruleset((await call(app.rulebook)).get(version))
 
-    @api.post("/v1/rulesets/{version}/activate", tags=["rulesets"])
+    @api.post("/v1/rulesets/{version}/activate", tags=["rulesets"], dependencies=[Depends(require("rules:write"))])
     async def activate_ruleset(version: int) -> dict[str, Any]:
         await execute(app.activate_ruleset, version)
         return _ruleset((await call(app.rulebook)).get(version))
 
-    @api.post("/v1/rulesets/{version}/simulate", tags=["rulesets"])
+    @api.post("/v1/rulesets/{version}/simulate", tags=["rulesets"], dependencies=[Depends(require("rules:simulate"))])
     async def simulate(version: int, window: SimulateIn | None = None) -> dict[str, Any]:
         """What-if: replay past leads through this rule set. Changes nothing."""
         window = window or SimulateIn()
@@ -391,7 +431,9 @@ def create_api(
     # -- leads, queue --
 
     @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"], dependencies=[only_query_params("full", "as_of")])
-    async def get_assignment(lead_id: UUID, full: bool = False, as_of: AsOf = None) -> dict[str, Any]:
+    async def get_assignment(
+        lead_id: UUID, caller: AssignmentReader, full: bool = False, as_of: AsOf = None
+    ) -> dict[str, Any]:
         """The current owner and every decision about the lead, each with its explanation.
 
         `full=true` adds, for each engine decision, every candidate seller and why it was or was
@@ -399,6 +441,9 @@ def create_api(
         the decision (it costs a replay of the sellers' history; the stored events stay small).
         `as_of` answers as the lead's stream had recorded it then: the owner and the decision in
         force at that moment, and only the decisions made by then."""
+        current = await call(app.get_assignment, lead_id)
+        if not lead_visible(caller, current.seller_id, current.team_id):
+            raise AssignmentNotFound(lead_id)
         if as_of is None:
             assignment = await call(app.get_assignment, lead_id)
         else:
@@ -412,24 +457,28 @@ def create_api(
         return view
 
     @api.post("/v1/leads/{lead_id}/assignment", tags=["assignments"])
-    async def assign_by_hand(lead_id: UUID, body: ManualAssignmentIn) -> dict[str, Any]:
-        """Assign or reassign by hand, with a reason."""
+    async def assign_by_hand(lead_id: UUID, body: ManualAssignmentIn, caller: Assigner) -> dict[str, Any]:
+        """Assign or reassign by hand, with a reason. A sales manager may place leads nobody owns
+        and leads placed in one of their teams; an admin, any lead."""
+        current = await call(app.get_assignment, lead_id)
+        if current.seller_id is not None and not lead_visible(caller, current.seller_id, current.team_id):
+            raise AssignmentNotFound(lead_id)
         assignment = await execute(
             app.assign_by_hand,
             lead_id,
             seller_id=body.seller_id,
             team_id=body.team_id,
             reason=body.reason,
-            actor=body.actor,
+            actor=caller.actor,
         )
         return assignment_view(assignment)
 
-    @api.get("/v1/queue", tags=["assignments"])
+    @api.get("/v1/queue", tags=["assignments"], dependencies=[Depends(require("assignments:assign"))])
     async def waiting_leads() -> list[dict[str, Any]]:
         """Leads nobody owns: the unassigned queue (queue_id null) and named queues, oldest first."""
         return [_lead_row(r) for r in await asyncio.to_thread(read_model.queue)]
 
-    @api.post("/v1/queue/rerun", tags=["assignments"])
+    @api.post("/v1/queue/rerun", tags=["assignments"], dependencies=[Depends(require("assignments:assign"))])
     async def rerun() -> dict[str, int]:
         """Try every waiting lead again now, oldest first (no cap)."""
         return await call(app.rerun_waiting)

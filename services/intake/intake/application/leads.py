@@ -306,6 +306,13 @@ class IntakeApplication(ServiceApplication):
         found = self._find(SETTINGS_ID)
         return found if found is not None else LeadSettings.with_defaults()
 
+    def lead_owner(self, lead_id: UUID) -> tuple[str | None, str | None]:
+        """(owner id, team id) of a lead, for the object rules of the caller's access."""
+        lead = self._find(lead_id)
+        if lead is None:
+            raise LeadNotFound(lead_id)
+        return lead.owner_id, lead.team_id
+
     def get_lead(self, lead_id: UUID) -> Lead:
         lead = self._find(lead_id)
         if lead is None or lead.deleted:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from leadflow_shared.auth.http import Authenticator
+from leadflow_shared.auth.setup import secure
 from leadflow_shared.contracts import MAX_INBOUND_BYTES
 from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
@@ -18,7 +20,11 @@ from .settings import settings_router
 
 
 def create_api(
-    app: IntakeApplication, worker: StoreWorker, checks: dict[str, Check], read_model: LeadReadModel
+    app: IntakeApplication,
+    worker: StoreWorker,
+    checks: dict[str, Check],
+    read_model: LeadReadModel,
+    authenticator: Authenticator,
 ) -> FastAPI:
     api = FastAPI(
         title="leadflow intake",
@@ -28,6 +34,7 @@ def create_api(
     api.add_middleware(BodySizeLimit, max_bytes=MAX_INBOUND_BYTES, per_path=BODY_LIMITS)
     install_error_handlers(api)
     refuse_invalid_values(api)
+    secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
     api.include_router(import_router(app, worker))
     api.include_router(lead_list_router(app, worker, read_model))

@@ -6,9 +6,10 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from leadflow_shared.auth.http import require
 from leadflow_shared.store import StoreWorker
 
 from ...application import IntakeApplication
@@ -35,6 +36,7 @@ def import_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
 
     @router.post(
         IMPORT_PATH,
+        dependencies=[Depends(require("leads:import"))],
         responses={413: {"description": "file over 50 MiB"}, 422: {"description": "file refused as a whole"}},
     )
     async def import_leads(

@@ -6,8 +6,10 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
+from leadflow_shared.auth import Principal, Role
+from leadflow_shared.auth.http import require
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.store import StoreWorker
 
@@ -29,6 +31,7 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
 
     @router.get("/leads")
     async def list_leads(
+        caller: Annotated[Principal, Depends(require("leads:read"))],
         tab: Tab = "all",
         status: Annotated[list[Status] | None, Query()] = None,
         type: Annotated[list[LeadType] | None, Query()] = None,
@@ -43,19 +46,20 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
         include_voided: bool = False,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
-        actor: Annotated[str, Header(alias="X-Actor", max_length=200, description="who asks (favorites)")] = "api",
         min_position: Annotated[
             int | None, Query(ge=0, description="wait until the list shows this Leadflow-Position (a command's)")
         ] = None,
     ) -> dict[str, Any]:
         """Leads of one tab, newest first, with the counts of every tab for the same filters.
 
+        A seller sees only the leads they own, a sales manager only those placed in their teams.
         Tabs: `marketplace` (customer inquiries), `qualified` (marketing or sales qualified),
-        `favorites` (the X-Actor user's), `archived` (converted, closed invalid or merged);
+        `favorites` (the caller's), `archived` (converted, closed invalid or merged);
         the first three leave archived leads out, `all` keeps them. Voided leads show only
         with `include_voided=true`. Repeat a filter to match any of its values.
         """
         await _consistent(runner, app, worker, min_position)
+        owner_id, team_id = _scoped(caller, owner_id, team_id)
         try:
             filters = LeadFilters(
                 status=tuple(status or ()),
@@ -71,7 +75,7 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
                 include_voided=include_voided,
             )
             page = await asyncio.to_thread(
-                leads.page, filters=filters, tab=tab, user_id=actor, limit=limit, cursor=cursor
+                leads.page, filters=filters, tab=tab, user_id=caller.actor, limit=limit, cursor=cursor
             )
         except InvalidQuery as exc:
             raise HTTPException(
@@ -95,3 +99,19 @@ async def _consistent(
     if position is None:
         position = await worker.call(app.recorder.max_notification_id)
     await runner.wait_for(position, timeout=READ_YOUR_WRITES_SECONDS)
+
+
+NOBODY = "\x00nobody"
+"""A filter value no lead has: the caller may see no lead of those asked for."""
+
+
+def _scoped(caller: Principal, owner_id: list[str] | None, team_id: list[str] | None) -> tuple[list[str], list[str]]:
+    """The owner and team filters narrowed to what the caller may see (the policy's lead rule)."""
+    if caller.has(Role.ADMIN):
+        return owner_id or [], team_id or []
+    if caller.has(Role.SALES_MANAGER):
+        teams = [t for t in (team_id or sorted(caller.teams)) if t in caller.teams]
+        return owner_id or [], teams or [NOBODY]
+    if owner_id and caller.subject not in owner_id:
+        return [NOBODY], team_id or []
+    return [caller.subject], team_id or []

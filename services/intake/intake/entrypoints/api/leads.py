@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow_shared.auth import Principal, lead_visible
+from leadflow_shared.auth.http import require
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf, only_query_params
 
-from ...application import IntakeApplication
+from ...application import IntakeApplication, LeadNotFound
 from ...projections import event_view, lead_view
 
-Actor = Annotated[str, Header(alias="X-Actor", max_length=200, description="who acts (user id)")]
+Creator = Annotated[Principal, Depends(require("leads:create"))]
+ContactSync = Annotated[Principal, Depends(require("contacts:write"))]
+Reader = Annotated[Principal, Depends(require("leads:read"))]
+Worker = Annotated[Principal, Depends(require("leads:work"))]
+Manager = Annotated[Principal, Depends(require("leads:manage"))]
 
 
 class Body(BaseModel):
@@ -77,8 +83,14 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
     async def view(lead_id: UUID) -> dict[str, Any]:
         return lead_view(await worker.call(app.get_lead, lead_id))
 
+    async def may(caller: Principal, lead_id: UUID) -> None:
+        """A lead the caller may not see is answered exactly like one that does not exist."""
+        owner_id, team_id = await worker.call(app.lead_owner, lead_id)
+        if not lead_visible(caller, owner_id, team_id):
+            raise LeadNotFound(lead_id)
+
     @router.post("/leads", status_code=status.HTTP_201_CREATED)
-    async def post_lead(inbound: InboundLeadV1, response: Response) -> dict[str, Any]:
+    async def post_lead(inbound: InboundLeadV1, response: Response, caller: Creator) -> dict[str, Any]:
         """Take in one lead. 201 created; 200 when it updated an existing lead or was a re-send."""
         receipt = await worker.call(app.execute, app.receive_lead, inbound, via="http")
         if not receipt.created:
@@ -86,101 +98,134 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
         return {"created": receipt.created, "outcome": receipt.outcome, "lead": await view(receipt.lead_id)}
 
     @router.post("/contacts/lifecycle-changes", tags=["contacts"])
-    async def contact_lifecycle_changed(change: ContactLifecycleChangedV1) -> dict[str, Any]:
+    async def contact_lifecycle_changed(change: ContactLifecycleChangedV1, caller: ContactSync) -> dict[str, Any]:
         """An upstream contact's lifecycle stage changed; may auto-create a lead (once)."""
         lead_id = await worker.call(app.execute, app.on_contact_lifecycle_changed, change)
         return {"lead_id": str(lead_id) if lead_id else None}
 
     @router.get("/leads/{lead_id}", dependencies=[only_query_params("as_of")])
-    async def get_lead(lead_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+    async def get_lead(lead_id: UUID, caller: Reader, as_of: AsOf = None) -> dict[str, Any]:
         """The lead now, or with `as_of` as its stream had recorded it then (status, owner,
         stage, type, qualification, voided, merged…), rebuilt from its events."""
+        await may(caller, lead_id)
         if as_of is None:
             return await view(lead_id)
         return lead_view(await worker.call(app.get_lead_as_of, lead_id, as_of)) | {"as_of": as_of.isoformat()}
 
     @router.get("/leads/{lead_id}/events")
-    async def get_lead_events(lead_id: UUID) -> list[dict[str, Any]]:
+    async def get_lead_events(lead_id: UUID, caller: Reader) -> list[dict[str, Any]]:
         """The lead's whole stream, in order: what happened, when, who and why."""
+        await may(caller, lead_id)
         return [event_view(e) for e in await worker.call(app.lead_history, lead_id)]
 
     @router.post("/leads/{lead_id}/convert")
-    async def convert(lead_id: UUID, body: Convert, actor: Actor = "api") -> dict[str, Any]:
+    async def convert(lead_id: UUID, body: Convert, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         customer_id = await worker.call(
             app.execute, app.convert, lead_id, actor=actor, link_to_customer=body.link_to_customer_id
         )
         return {"customer_id": str(customer_id), "lead": await view(lead_id)}
 
     @router.post("/leads/{lead_id}/recycle")
-    async def recycle(lead_id: UUID, body: Reason, actor: Actor = "api") -> dict[str, Any]:
+    async def recycle(lead_id: UUID, body: Reason, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.recycle, lead_id, actor=actor, reason=body.reason)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/close-invalid")
-    async def close_invalid(lead_id: UUID, body: RequiredReason, actor: Actor = "api") -> dict[str, Any]:
+    async def close_invalid(lead_id: UUID, body: RequiredReason, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.close_invalid, lead_id, actor=actor, reason=body.reason)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/void")
-    async def void(lead_id: UUID, body: Reason, actor: Actor = "api") -> dict[str, Any]:
+    async def void(lead_id: UUID, body: Reason, caller: Manager) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.void, lead_id, actor=actor, reason=body.reason)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/unvoid")
-    async def unvoid(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+    async def unvoid(lead_id: UUID, caller: Manager) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.unvoid, lead_id, actor=actor)
         return await view(lead_id)
 
     @router.delete("/leads/{lead_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def delete(lead_id: UUID, actor: Actor = "api", reason: str | None = None) -> Response:
+    async def delete(lead_id: UUID, caller: Manager, reason: str | None = None) -> Response:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.delete, lead_id, actor=actor, reason=reason)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.post("/leads/{lead_id}/follow-ups", status_code=status.HTTP_201_CREATED)
-    async def follow_up(lead_id: UUID, body: FollowUp, actor: Actor = "api") -> dict[str, Any]:
+    async def follow_up(lead_id: UUID, body: FollowUp, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.follow_up, lead_id, actor=actor, note=body.note, channel=body.channel)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/documents", status_code=status.HTTP_201_CREATED)
-    async def link_document(lead_id: UUID, body: Document, actor: Actor = "api") -> dict[str, Any]:
+    async def link_document(lead_id: UUID, body: Document, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.link_document, lead_id, actor=actor, kind=body.kind, number=body.number)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/stage")
-    async def move_stage(lead_id: UUID, body: StageMove, actor: Actor = "api") -> dict[str, Any]:
+    async def move_stage(lead_id: UUID, body: StageMove, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.move_stage, lead_id, actor=actor, stage_id=body.stage_id)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/qualify")
-    async def qualify(lead_id: UUID, body: Qualify, actor: Actor = "api") -> dict[str, Any]:
+    async def qualify(lead_id: UUID, body: Qualify, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         deal = body.deal.model_dump() if body.deal else None
         await worker.call(app.execute, app.qualify, lead_id, actor=actor, deal=deal)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/disqualify")
-    async def disqualify(lead_id: UUID, body: Disqualify, actor: Actor = "api") -> dict[str, Any]:
+    async def disqualify(lead_id: UUID, body: Disqualify, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.disqualify, lead_id, actor=actor, reason_id=body.reason_id, note=body.note)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/associations", status_code=status.HTTP_201_CREATED)
-    async def associate(lead_id: UUID, body: Association, actor: Actor = "api") -> dict[str, Any]:
+    async def associate(lead_id: UUID, body: Association, caller: Worker) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.associate, lead_id, actor=actor, kind=body.kind, target_id=body.id)
         return await view(lead_id)
 
     @router.post("/leads/{lead_id}/merge")
-    async def merge(lead_id: UUID, body: Merge, actor: Actor = "api") -> dict[str, Any]:
+    async def merge(lead_id: UUID, body: Merge, caller: Manager) -> dict[str, Any]:
         """Merge `merged_lead_id` into this lead. Both streams stay; unmerge restores both."""
+        await may(caller, lead_id)
+        await may(caller, body.merged_lead_id)
+        actor = caller.actor
         await worker.call(app.execute, app.merge, lead_id, body.merged_lead_id, actor=actor)
         return {"survivor": await view(lead_id), "merged": await view(body.merged_lead_id)}
 
     @router.post("/leads/{lead_id}/unmerge")
-    async def unmerge(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+    async def unmerge(lead_id: UUID, caller: Manager) -> dict[str, Any]:
+        await may(caller, lead_id)
+        actor = caller.actor
         survivor_id = await worker.call(app.execute, app.unmerge, lead_id, actor=actor)
         return {"survivor": await view(survivor_id), "merged": await view(lead_id)}
 
     @router.post("/leads/{lead_id}/favorite")
-    async def toggle_favorite(lead_id: UUID, actor: Actor = "api") -> dict[str, Any]:
+    async def toggle_favorite(lead_id: UUID, caller: Worker) -> dict[str, Any]:
         """Toggle the lead in the acting user's favorites."""
+        await may(caller, lead_id)
+        actor = caller.actor
         on = await worker.call(app.execute, app.toggle_favorite, lead_id, user_id=actor)
         return {"lead_id": str(lead_id), "user": actor, "favorite": on}
 

@@ -1,0 +1,91 @@
+"""The one authorization policy: which roles may do what, and which objects a caller may see.
+
+Every route of every service names one `Permission`. A caller holding none of the roles the
+permission lists gets 403; an API key (role `integration`) must also carry the permission's
+scope. Object rules (`lead_visible`) answer "may this caller see this lead at all?"; a caller
+who may not is answered 404 by the route, exactly as if the lead did not exist, so ids cannot
+be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .principal import Principal, Role
+
+A, M, S, KEY, PA, PU = (
+    Role.ADMIN,
+    Role.SALES_MANAGER,
+    Role.SELLER,
+    Role.INTEGRATION,
+    Role.PARTNER_ADMIN,
+    Role.PARTNER_USER,
+)
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    roles: frozenset[Role]
+    scope: str | None = None
+    """The API-key scope that grants it to an integration (None: keys never may)."""
+    scoped_to_objects: bool = False
+    """The route also applies an object rule (own leads, team's leads, own organisation)."""
+
+
+def _p(name: str, *roles: Role, scope: str | None = None, objects: bool = False) -> Permission:
+    return Permission(name, frozenset(roles), scope, objects)
+
+
+POLICY: Mapping[str, Permission] = {
+    p.name: p
+    for p in (
+        # intake
+        _p("leads:create", A, M, S, KEY, scope="leads:write"),
+        _p("leads:import", A, KEY, scope="leads:write"),
+        _p("leads:read", A, M, S, objects=True),
+        _p("leads:work", A, M, S, objects=True),
+        _p("leads:manage", A, M, objects=True),
+        _p("leads:erase", A),
+        _p("contacts:write", A, KEY, scope="contacts:write"),
+        _p("settings:read", A, M, S),
+        _p("settings:write", A),
+        # assignment
+        _p("sellers:read", A, M, S, objects=True),
+        _p("sellers:write", A),
+        _p("sellers:report", A, M),
+        _p("rules:read", A, M),
+        _p("rules:write", A),
+        _p("rules:simulate", A, M),
+        _p("assignments:read", A, M, S, objects=True),
+        _p("assignments:assign", A, M),
+        # referral (partners see their own organisation's referrals only)
+        _p("referrals:write", A, PA, KEY, scope="referrals:write"),
+        _p("referrals:read", A, PA, PU, objects=True),
+        # every service
+        _p("api-keys:manage", A),
+    )
+}
+
+SCOPES = frozenset(p.scope for p in POLICY.values() if p.scope is not None)
+"""Every scope an API key may be given."""
+
+
+def allowed(principal: Principal, permission: Permission) -> bool:
+    for role in principal.roles & permission.roles:
+        if role is not Role.INTEGRATION or (permission.scope is not None and permission.scope in principal.scopes):
+            return True
+    return False
+
+
+def lead_visible(principal: Principal, owner_id: str | None, team_id: str | None) -> bool:
+    """May the caller see (and, with the right permission, act on) a lead with this owner?
+
+    Admins: every lead. Sales managers: leads placed in one of their teams. Sellers: the
+    leads they own. Anyone else: none."""
+    if principal.has(Role.ADMIN):
+        return True
+    if principal.has(Role.SALES_MANAGER) and team_id is not None and team_id in principal.teams:
+        return True
+    return principal.has(Role.SELLER) and owner_id is not None and owner_id == principal.subject
