@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
     local mode: the development issuer's file under the run folder."""
     auth_roles_claim: str = "roles"
     """The token claim holding the caller's roles (dotted for nested ones: realm_access.roles)."""
+    rate_limit_per_second: float = Field(default=20.0, ge=0)
+    """Requests a second each caller (API key or user) may make on average; 0: no limit."""
+    rate_limit_burst: int = Field(default=100, ge=1)
+    """Requests a caller may make at once before the average applies (429 with Retry-After)."""
     gc_full_pass_every: int = Field(default=100, ge=1, le=10_000)
     """Python's cycle collector walks every long-lived object at most once per this many of its
     middle-generation passes (Python's own default: 10). Each walk stops the service; see

@@ -423,7 +423,13 @@ def _owner(assigned: LeadAssignedV1) -> str:
 
 def _count_found(stack: ServiceStack, lead_ids: set[UUID]) -> int:
     with httpx.Client(base_url=stack.url("intake"), timeout=5.0, headers=stack.headers()) as client:
-        return sum(client.get(f"/v1/leads/{lead_id}").status_code == 200 for lead_id in lead_ids)
+
+        def found(lead_id: UUID) -> bool:
+            while (response := client.get(f"/v1/leads/{lead_id}")).status_code == 429:  # our own rate limit
+                time.sleep(float(response.headers.get("retry-after", "1")))
+            return response.status_code == 200
+
+        return sum(found(lead_id) for lead_id in lead_ids)
 
 
 def _seller_names(stack: ServiceStack) -> dict[str, str]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .apikeys import API_KEYS_ID, ApiKeyChecker, ApiKeyNotFound, ApiKeys, InvalidApiKey, InvalidScopes, view
 from .policy import POLICY, Permission, allowed
 from .principal import Principal
+from .ratelimit import RateLimiter, TooManyRequests
 from .tokens import InvalidToken, TokenVerifier
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json", "/asyncapi"})
@@ -47,9 +48,11 @@ class Authenticator:
         tokens: TokenVerifier,
         api_keys: ApiKeyChecker | None = None,
         run: Callable[..., Awaitable[Any]] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.tokens = tokens
         self.api_keys = api_keys
+        self.limiter = limiter
         self._run = run or asyncio.to_thread
 
     async def authenticate(self, request: Request) -> Principal:
@@ -79,6 +82,8 @@ def require(permission_name: str) -> Callable[[Request], Awaitable[Principal]]:
     async def caller(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator.authenticate(request)
+        if authenticator.limiter is not None:
+            await authenticator.limiter.take(f"{principal.kind}:{principal.subject}")
         if not allowed(principal, permission):
             raise NotAllowed(f"{permission.name} is not granted to {_roles(principal)}")
         request.state.principal = principal
@@ -114,6 +119,10 @@ def install(api: FastAPI, authenticator: Authenticator) -> None:
         if exc.error:
             challenge += f', error="{exc.error}", error_description="{str(exc)[:200]}"'.replace("\n", " ")
         return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": challenge})
+
+    @api.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     @api.exception_handler(NotAllowed)
     async def forbidden(_: Request, exc: NotAllowed) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from . import devissuer
 from .apikeys import API_KEYS_ID, ApiKeyChecker, ApiKeys
 from .http import Authenticator, api_key_router, install
+from .ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from .tokens import FileJwks, KeySource, RemoteJwks, TokenVerifier
 
 if TYPE_CHECKING:
@@ -48,7 +49,18 @@ def authenticator_for(
     settings: ServiceSettings, app: ServiceApplication, worker: StoreWorker, verifier: TokenVerifier | None = None
 ) -> Authenticator:
     checker = ApiKeyChecker(lambda: load_api_keys(app))
-    return Authenticator(verifier or token_verifier(settings), checker, run=worker.call)
+    return Authenticator(verifier or token_verifier(settings), checker, run=worker.call, limiter=rate_limiter(settings))
+
+
+def rate_limiter(settings: ServiceSettings) -> RateLimiter | None:
+    """Per caller, shared by the replicas of a PostgreSQL store; none when the rate is 0."""
+    if settings.rate_limit_per_second <= 0:
+        return None
+    if settings.uses_postgres:
+        return PostgresRateLimiter(
+            settings.postgres_conninfo(), settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+    return MemoryRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
 
 def secure(api: FastAPI, authenticator: Authenticator, app: ServiceApplication, worker: StoreWorker) -> None:

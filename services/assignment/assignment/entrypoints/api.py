@@ -41,7 +41,9 @@ from ..projections import AssignmentReadModel, assignment_view, load_report, ros
 
 T = TypeVar("T")
 Name = Field(min_length=1, max_length=100)
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 64 * 1024
+BODY_LIMITS = {"/v1/sellers": 1024 * 1024, "/v1/rulesets": 1024 * 1024, "/v1/rulesets/": 1024 * 1024}
+"""Bulk sellers and rule sets of up to 500 rules may be larger than other bodies."""
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 ListId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -222,7 +224,7 @@ def create_api(
     authenticator: Authenticator,
 ) -> FastAPI:
     api = FastAPI(title="leadflow assignment", version="0.3.0")
-    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, per_path=BODY_LIMITS)
     refuse_invalid_values(api)
     secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
