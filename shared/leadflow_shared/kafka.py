@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiokafka
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +28,41 @@ PRODUCER_OPTIONS = {
 }
 
 
-def make_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The broker connection's security from the settings: TLS (with the given CA, and a client
+    certificate if set) and SASL/SCRAM credentials, for every client the service makes."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    sasl = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+    return sasl[settings.kafka_sasl_mechanism](  # type: ignore[no-any-return]
+        settings.kafka_sasl_username or "",
+        settings.kafka_sasl_password or "",
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def client_options(security: BaseSecurity | None) -> dict[str, Any]:
+    """aiokafka keyword arguments for the same security (admin clients, tools)."""
+    return parse_security(security)
+
+
+def make_broker(bootstrap: str, *, client_id: str, security: BaseSecurity | None = None) -> KafkaBroker:
     """The service's FastStream broker: its subscribers consume, its publishers relay."""
     return KafkaBroker(
         bootstrap,
         client_id=client_id,
+        security=security,
         allow_auto_create_topics=False,  # `ensure_topics` creates them, with our partition count
         graceful_timeout=5.0,
         log_level=logging.DEBUG,  # one line per consumed batch is noise at INFO
@@ -50,9 +86,11 @@ async def recreate_producer(broker: KafkaBroker) -> None:
     log.info("producer recreated")
 
 
-async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, partitions_by_topic: dict[str, int], security: BaseSecurity | None = None
+) -> list[str]:
     """Create the named topics if missing (the broker's auto-create stays off). Returns new ones."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-topics", **client_options(security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -28,7 +28,7 @@ from .deadletters import DeadLetterPublisher
 from .deadlines import DeadlineRunner, DeadlinesProjection, HasDeadlines, OnFire
 from .health import Health
 from .http import Check
-from .kafka import ensure_topics, make_broker, recreate_producer
+from .kafka import ensure_topics, kafka_security, make_broker, recreate_producer
 from .lease import PostgresAdvisoryLease
 from .projection import Projection, ProjectionRunner
 from .readstore import ReadStore
@@ -60,7 +60,10 @@ class Service:
         self.app = app
         self.worker = StoreWorker(settings.service_name)
         self.health = Health()
-        self.broker = make_broker(settings.bootstrap, client_id=f"leadflow-{settings.service_name}")
+        self.kafka_security = kafka_security(settings)
+        self.broker = make_broker(
+            settings.bootstrap, client_id=f"leadflow-{settings.service_name}", security=self.kafka_security
+        )
         self.api: FastAPI | None = None
         self.subscriptions: list[Subscription] = []
         self.consumers: list[TrackedConsumer] = []
@@ -205,7 +208,7 @@ class Service:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await ensure_topics(self.settings.bootstrap, self.topics_to_ensure())
+        await ensure_topics(self.settings.bootstrap, self.topics_to_ensure(), self.kafka_security)
         loop = asyncio.get_running_loop()
         for relay in self.relays:
             self.app.on_recorded.append(relay.listener(loop))

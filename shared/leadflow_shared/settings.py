@@ -25,6 +25,17 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     mode: Literal["local", "production"] = "local"
     kafka_bootstrap: str | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    """The CA that signed the brokers' certificates (none: the system's trusted CAs)."""
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    """A client certificate and key, for brokers that ask for one (mutual TLS)."""
+    kafka_allow_plaintext: bool = False
+    """Production mode refuses an unencrypted, unauthenticated broker connection unless this is set."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     run_dir: Path = DEFAULT_RUN_DIR
@@ -84,6 +95,21 @@ class ServiceSettings(BaseSettings):
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
                 raise ValueError("production mode needs " + ", ".join(f"{prefix}{m.upper()}" for m in missing))
+            if self.kafka_security_protocol == "PLAINTEXT" and not self.kafka_allow_plaintext:
+                prefix = self.model_config.get("env_prefix", "")
+                raise ValueError(
+                    f"production mode refuses a plaintext Kafka connection: set {prefix}KAFKA_SECURITY_PROTOCOL "
+                    f"(SASL_SSL or SSL), or {prefix}KAFKA_ALLOW_PLAINTEXT=true"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> ServiceSettings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(f"{self.kafka_security_protocol} needs {prefix}KAFKA_SASL_USERNAME and _PASSWORD")
         return self
 
     @property

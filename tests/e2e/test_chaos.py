@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 from harness import new_prefix, read_topic
 from test_end_to_end import AssignmentsTopic, decisions_per_lead
@@ -125,7 +124,7 @@ async def test_20_000_leads_survive_three_sigkills_of_intake_and_of_assignment(
             assert problems == [], problems[:10]
             figures[topic] = (count, copies)
         # and no seller is over capacity (every lead counted once).
-        async with httpx.AsyncClient(base_url=stack.url("assignment"), timeout=10.0, headers=stack.headers()) as http:
+        async with stack.client("assignment", timeout=10.0) as http:
             sellers = (await http.get("/v1/sellers")).json()
             ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text

@@ -61,7 +61,7 @@ async def test_a_deadline_fires_within_2_s_of_its_due_time_and_again_after_a_sig
     )
     stack.start(timeout=120)
     try:
-        async with httpx.AsyncClient(base_url=stack.url("intake"), timeout=10, headers=stack.headers()) as http:
+        async with stack.client("intake", timeout=10) as http:
             # In a running service, a deadline fires within 2 s of its due time.
             due, at = await fired(http, await post_lead(http, "rt-1"))
             assert 0 <= (at - due).total_seconds() <= 2.0, (due, at)

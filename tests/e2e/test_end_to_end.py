@@ -202,7 +202,7 @@ async def test_killing_the_assignment_process_midway_loses_and_duplicates_no_ass
 
 async def assert_each_lead_has_a_seller(stack: ServiceStack, lead_ids: set[UUID]) -> None:
     sellers = {s["seller_id"] for s in SELLERS}
-    async with httpx.AsyncClient(base_url=stack.url("assignment"), timeout=5.0, headers=stack.headers()) as http:
+    async with stack.client("assignment", timeout=5.0) as http:
         for lead_id in lead_ids:
             response = await http.get(f"/v1/leads/{lead_id}/assignment")
             assert response.status_code == 200, response.text

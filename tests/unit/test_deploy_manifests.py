@@ -187,6 +187,8 @@ def test_compose_runs_each_service_from_the_image_in_production_mode(compose: di
     assert env[f"{prefix}KAFKA_BOOTSTRAP"] and env[f"{prefix}POSTGRES_HOST"]
     assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0"
     assert service["command"] == [name] and is_service_module(name)
+    # and the service's own settings accept the whole environment in production mode
+    production_settings(name, {k: _substituted(v) for k, v in env.items()})
     assert (REPO / service["build"]["context"] / service["build"]["dockerfile"]) == REPO / "deploy/docker/Dockerfile"
 
 
@@ -294,10 +296,17 @@ def test_each_service_has_a_service_and_its_configuration(name: str) -> None:
     assert config[f"{prefix}MODE"] == "production"
     assert config[f"{prefix}KAFKA_BOOTSTRAP"] and config[f"{prefix}POSTGRES_HOST"]
     assert config[f"{prefix}HTTP_HOST"] == "0.0.0.0" and config[f"{prefix}HTTP_PORT"] == str(default_port(name))
-    (password,) = container["env"]
-    assert password["name"] == f"{prefix}POSTGRES_PASSWORD"
-    secret = password["valueFrom"]["secretKeyRef"]
-    assert secret["key"] in objects_of("Secret")[secret["name"]]["stringData"]
+    secrets = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
+    assert set(secrets) == {f"{prefix}POSTGRES_PASSWORD", f"{prefix}KAFKA_SASL_PASSWORD"}
+    postgres = secrets[f"{prefix}POSTGRES_PASSWORD"]
+    assert postgres["key"] in objects_of("Secret")[postgres["name"]]["stringData"]
+    # the Kafka password is the one Strimzi generates for the service's KafkaUser
+    assert secrets[f"{prefix}KAFKA_SASL_PASSWORD"]["name"] == config[f"{prefix}KAFKA_SASL_USERNAME"]
+    assert config[f"{prefix}KAFKA_SASL_USERNAME"] in strimzi_users()
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert str(Path(config[f"{prefix}KAFKA_SSL_CAFILE"]).parent) in mounts
+    # and the service's own settings accept the whole configuration in production mode
+    production_settings(name, {**config, **{k: "from-a-secret" for k in secrets}})
 
 
 def test_replicas_stay_within_the_partition_count() -> None:
@@ -355,3 +364,23 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
 def test_subset_loader_reads_the_files_as_pyyaml_does() -> None:
     for path in [REPO / "docker-compose.yml", *k8s_files()]:
         assert load_yaml_subset(path.read_text()) == [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def production_settings(name: str, env: dict[str, str]) -> Any:
+    """The service's settings class reading exactly this environment (raises if refused)."""
+    cls = settings_class(name)
+    prefix = env_prefix(name)
+    fields = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+    settings = cls(**fields)
+    assert settings.mode == "production"
+    return settings
+
+
+def _substituted(value: str) -> str:
+    """A compose `${VAR:-default}` / `${VAR:?message}` as deployed with VAR set."""
+    return re.sub(r"\$\{[A-Z_]+:[-?][^}]*\}", "set-at-deploy-time", value)
+
+
+def strimzi_users() -> set[str]:
+    users = load_documents(REPO / "k8s" / "strimzi" / "users.yaml")
+    return {u["metadata"]["name"] for u in users if u["kind"] == "KafkaUser"}

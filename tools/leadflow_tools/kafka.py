@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._paths import repo_root, run_root
@@ -81,6 +82,17 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "<no log>"
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second listener that takes only TLS connections authenticated by SASL/SCRAM-SHA-512:
+    `keystore` is a PEM file with the broker's certificate chain and unencrypted PKCS#8 key."""
+
+    port: int
+    keystore: Path
+    username: str
+    password: str
+
+
 class LocalKafka:
     """One Kafka process acting as both broker and KRaft controller.
 
@@ -95,7 +107,9 @@ class LocalKafka:
         controller_port: int | None = None,
         run_dir: Path | None = None,
         partitions: int = 1,
+        sasl_ssl: SaslSslListener | None = None,
     ) -> None:
+        self.sasl_ssl = sasl_ssl
         self.port = port
         self.controller_port = controller_port if controller_port is not None else port + 1
         self.run_dir = Path(run_dir) if run_dir is not None else run_root() / f"kafka-{port}"
@@ -201,6 +215,19 @@ class LocalKafka:
             "offsets.topic.num.partitions": "6",
             "transaction.state.log.num.partitions": "6",
         }
+        if self.sasl_ssl is not None:
+            secure = self.sasl_ssl
+            props["listeners"] += f",SASL_SSL://127.0.0.1:{secure.port}"
+            props["advertised.listeners"] += f",SASL_SSL://127.0.0.1:{secure.port}"
+            props["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            props |= {
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+                "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+                "listener.name.sasl_ssl.ssl.keystore.location": str(secure.keystore),
+            }
         text = "".join(f"{key}={value}\n" for key, value in props.items())
         self._props_file.write_text(text)
 
@@ -221,6 +248,7 @@ class LocalKafka:
                 "-c",
                 str(self._props_file),
                 "--ignore-formatted",
+                *self._scram_users(),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -229,6 +257,12 @@ class LocalKafka:
         if result.returncode != 0:
             output = result.stdout.decode(errors="replace")
             raise RuntimeError(f"kafka storage format failed ({result.returncode}):\n{output}")
+
+    def _scram_users(self) -> list[str]:
+        if self.sasl_ssl is None:
+            return []
+        user = self.sasl_ssl
+        return ["--add-scram", f"SCRAM-SHA-512=[name={user.username},password={user.password}]"]
 
     def start(self, timeout: float = 60) -> None:
         """Start the broker and wait until it accepts connections.

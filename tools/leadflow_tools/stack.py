@@ -111,6 +111,15 @@ class ServiceStack:
         token = devissuer.issue(self.run_dir, subject=subject or f"stack-{role}", roles=[role], **claims)
         return {"Authorization": f"Bearer {token}"}
 
+    def client(self, service: str, role: str = "admin", timeout: float = 10.0) -> httpx.AsyncClient:
+        """An HTTP client for one service, as `role`, that waits out 429s as Retry-After says."""
+        return httpx.AsyncClient(
+            base_url=self.url(service),
+            timeout=timeout,
+            headers=self.headers(role),
+            transport=_PatientTransport(httpx.AsyncHTTPTransport()),
+        )
+
     def log_file(self, service: str) -> Path:
         return self.run_dir / "logs" / f"{service}.log"
 
@@ -413,6 +422,25 @@ def _print_summary(stack: ServiceStack, result: demo.DemoResult, started_at: flo
     console.print(table)
     for service in stack.services:
         _say(f"{service:<10} {stack.url(service)}/docs")
+
+
+class _PatientTransport(httpx.AsyncBaseTransport):
+    """Sends a request again after the Retry-After of a 429 (a well-behaved client)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, attempts: int = 30) -> None:
+        self._inner, self._attempts = inner, attempts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(self._attempts):
+            response = await self._inner.handle_async_request(request)
+            if response.status_code != 429:
+                return response
+            await response.aread()
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _owner(assigned: LeadAssignedV1) -> str:
