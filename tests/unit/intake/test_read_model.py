@@ -428,3 +428,10 @@ async def test_a_cursor_only_works_for_the_query_it_came_from(world: World, http
     assert (await http.get("/v1/leads", params={"limit": 1, "cursor": cursor})).status_code == 200
     other = await http.get("/v1/leads", params={"limit": 1, "cursor": cursor, "tab": "qualified"})
     assert other.status_code == 422 and "different" in other.json()["detail"][0]["msg"]
+
+
+async def test_a_read_asking_for_a_position_nothing_has_reached_is_refused_at_once(http: httpx.AsyncClient) -> None:
+    started = asyncio.get_running_loop().time()
+    response = await http.get("/v1/leads", params={"min_position": 10**9})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "min_position"]
+    assert asyncio.get_running_loop().time() - started < 1.0  # not the 2 s read-your-writes wait

@@ -425,7 +425,7 @@ def create_api(
     @api.post("/v1/rulesets/{version}/simulate", tags=["rulesets"], dependencies=[Depends(require("rules:simulate"))])
     async def simulate(version: int, window: SimulateIn | None = None) -> dict[str, Any]:
         """What-if: replay past leads through this rule set. Changes nothing."""
-        window = window or SimulateIn()
+        window = window or SimulateIn(last=100)
         return await asyncio.to_thread(
             app.simulate_ruleset, version, last=window.last, since=window.since, until=window.until
         )

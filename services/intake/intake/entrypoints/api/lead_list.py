@@ -96,9 +96,19 @@ async def _consistent(
     runner: ProjectionRunner, app: IntakeApplication, worker: StoreWorker, position: int | None
 ) -> None:
     """Read your writes: wait (briefly) until the list has applied what was stored before this read."""
-    if position is None:
-        position = await worker.call(app.recorder.max_notification_id)
-    await runner.wait_for(position, timeout=READ_YOUR_WRITES_SECONDS)
+    newest = await worker.call(app.recorder.max_notification_id) or 0
+    if position is not None and position > newest:
+        raise HTTPException(
+            422,
+            detail=[
+                {
+                    "loc": ["query", "min_position"],
+                    "msg": f"no command has reached position {position} yet (the newest is {newest})",
+                    "type": "position_ahead",
+                }
+            ],
+        )
+    await runner.wait_for(position if position is not None else newest, timeout=READ_YOUR_WRITES_SECONDS)
 
 
 NOBODY = "\x00nobody"
