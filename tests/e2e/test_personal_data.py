@@ -5,19 +5,17 @@ service's log are searched for those details."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from harness import as_bytes, inbound_lead, new_prefix
-from test_end_to_end import SELLERS, AssignmentsTopic
+from harness import as_bytes, inbound_lead
+from test_end_to_end import AssignmentsTopic, service_stack
 
 from intake.domain.lead import lead_id_for
 from leadflow_shared.topics import ALL_TOPICS, LEADS_INBOUND
-from leadflow_tools import free_port
-from leadflow_tools.stack import SERVICES, ServiceStack
+from leadflow_tools.stack import SERVICES
 
 MARK = uuid.uuid4().hex[:10]
 PERSONAL = {
@@ -58,18 +56,7 @@ async def every_record(bootstrap: str, topics: list[str]) -> list[tuple[str, byt
 
 @pytest.mark.e2e
 async def test_no_personal_data_in_kafka_keys_headers_or_logs(kafka_bootstrap: str, tmp_path: Path) -> None:
-    roster = tmp_path / "sellers.json"
-    roster.write_text(json.dumps(SELLERS))
-    stack = ServiceStack(
-        bootstrap=kafka_bootstrap,
-        run_dir=tmp_path,
-        topic_prefix=new_prefix(),
-        ports={service: free_port() for service in SERVICES},
-        roster_file=roster,
-        lead_topic_partitions=1,
-    )
-    stack.start(timeout=120)
-    try:
+    with service_stack(kafka_bootstrap, tmp_path) as stack:
         contact = {k: PERSONAL[k] for k in ("first_name", "last_name", "email", "phone")}
         good = inbound_lead(f"pd-{MARK}", contact=contact)
         bad = inbound_lead(f"pd-bad-{MARK}", contact={**contact, "phone": "12"}, score="high")
@@ -91,8 +78,6 @@ async def test_no_personal_data_in_kafka_keys_headers_or_logs(kafka_bootstrap: s
             lead_ids = {lead_id_for(good["source"], good["external_id"]), lead_id_for("web-form", f"pd-http-{MARK}")}
             await assignments.wait_for(lead_ids, timeout=30)
         records = await every_record(stack.bootstrap, [stack.topic_prefix + t for t in ALL_TOPICS])
-    finally:
-        stack.stop()
 
     assert any(topic.endswith(".dlq") for topic, _, _ in records), "the bad lead reached its dead-letter topic"
     leaks = [
