@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -103,29 +102,33 @@ def view(key_id: str, key: dict[str, Any]) -> dict[str, Any]:
 
 class ApiKeyChecker:
     """Checks presented keys against the store's keys, read again at most every `refresh_seconds`
-    (a key revoked by another replica stops working within that time; by this one, at once)."""
+    (a key revoked by another replica stops working within that time; by this one, at once).
+    Only `refresh` reads the store; `check` compares against what was read."""
 
     def __init__(self, load: Callable[[], ApiKeys | None], *, refresh_seconds: float = 5.0) -> None:
         self._load = load
         self._refresh = refresh_seconds
         self._keys: dict[str, dict[str, Any]] = {}
         self._read_at = float("-inf")
-        self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         self._read_at = float("-inf")
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._read_at > self._refresh
+
+    def refresh(self) -> None:
+        book = self._load()
+        self._keys = dict(book.keys) if book is not None else {}
+        self._read_at = time.monotonic()
 
     def check(self, presented: str) -> Principal:
         match = _PRESENTED.match(presented)
         if match is None:
             raise InvalidApiKey("the API key is malformed")
         key_id, secret = match.groups()
-        with self._lock:
-            if time.monotonic() - self._read_at > self._refresh:
-                book = self._load()
-                self._keys = dict(book.keys) if book is not None else {}
-                self._read_at = time.monotonic()
-            key = self._keys.get(key_id)
+        key = self._keys.get(key_id)
         expected = key["digest"] if key is not None else digest("")
         same = hmac.compare_digest(expected, digest(secret))
         if key is None or not same or key["revoked_at"] is not None:

@@ -7,6 +7,7 @@ from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
 from .engine import REASONS, Decision, choose_owner, round_robin_key
 from .holidays import (
     HOLIDAYS_ID,
+    LIST_ID_PATTERN,
     MAX_HOLIDAYS,
     ORGANISATION_HOLIDAYS,
     HolidayListInUse,
@@ -50,6 +51,7 @@ MOVED_TOPICS: dict[str, type[Any]] = {
 __all__ = [
     "DEFAULT_RULESET",
     "HOLIDAYS_ID",
+    "LIST_ID_PATTERN",
     "MAX_HOLIDAYS",
     "MOVED_TOPICS",
     "ORGANISATION_HOLIDAYS",

@@ -25,7 +25,8 @@ ORGANISATION_HOLIDAYS = "organisation"
 """The list every seller follows unless their profile names another."""
 MAX_HOLIDAYS = 1000
 """Days in one list (a list is one event when it changes: this keeps it far below 64 KiB)."""
-_LIST_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+LIST_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_LIST_ID = re.compile(LIST_ID_PATTERN)
 
 
 class InvalidHolidays(ValueError):

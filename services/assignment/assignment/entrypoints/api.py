@@ -23,6 +23,7 @@ from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
 
 from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
 from ..domain import (
+    LIST_ID_PATTERN,
     MAX_HOLIDAYS,
     AssignmentError,
     HolidayListInUse,
@@ -45,7 +46,7 @@ MAX_BODY_BYTES = 64 * 1024
 BODY_LIMITS = {"/v1/sellers": 1024 * 1024, "/v1/rulesets": 1024 * 1024, "/v1/rulesets/": 1024 * 1024}
 """Bulk sellers and rule sets of up to 500 rules may be larger than other bodies."""
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-ListId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ListId = Annotated[str, StringConstraints(pattern=LIST_ID_PATTERN)]
 
 
 class Model(BaseModel):
@@ -447,7 +448,7 @@ def create_api(
         if not lead_visible(caller, current.seller_id, current.team_id):
             raise AssignmentNotFound(lead_id)
         if as_of is None:
-            assignment = await call(app.get_assignment, lead_id)
+            assignment = current
         else:
             assignment = await call(app.get_assignment_as_of, lead_id, as_of)
         view = assignment_view(assignment)
