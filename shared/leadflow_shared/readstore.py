@@ -26,6 +26,9 @@ class Tx:
     def __init__(self, cursor: Any, dialect: str) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        self.scrubbed = False
+        """Set by a projection that erased personal data in this transaction (the store then
+        makes sure the old values do not linger in its files)."""
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgres" else sql
@@ -102,6 +105,8 @@ class SQLiteReadStore:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, uri=self._uri)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # What an erasure scrubs is zeroed in the file, not left in its free space.
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -114,13 +119,19 @@ class SQLiteReadStore:
         # BEGIN IMMEDIATE takes the write lock up front: two projectors can never interleave.
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         cursor = conn.cursor()
+        tx = Tx(cursor, self.dialect)
         try:
-            yield Tx(cursor, self.dialect)
+            yield tx
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
+            if tx.scrubbed and not self._uri:
+                # The scrubbed rows' old pages are still in the write-ahead log: checkpoint it and
+                # cut it to nothing (best effort: a reader holding it makes this wait for the next).
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             cursor.close()
 

@@ -32,7 +32,17 @@ from typing import Any, ClassVar, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, StoredEvent, Tracking, Transcoding
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    RecordConflictError,
+    Recording,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
@@ -40,6 +50,7 @@ from eventsourcing.utils import Environment, get_topic, strtobool
 from psycopg.sql import SQL, Identifier
 
 from .moves import register_moved
+from .personal import DataKeys, PersonalData, decrypt_markers, encrypt_paths, may_hold_markers
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +117,32 @@ class InboxRecorder(ProcessRecorder):
         """The stored events of many aggregates (of the given topics, if any), in version order."""
         raise NotImplementedError
 
+    def data_keys(self, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        """The data keys of these subjects that have a row (None: destroyed)."""
+        raise NotImplementedError
+
+    def insert_data_keys(self, keys: Mapping[UUID, bytes]) -> None:
+        """New keys in their own transaction; a subject that already has a row keeps it."""
+        raise NotImplementedError
+
+    def after_erasure(self) -> None:
+        """Make destroyed keys unrecoverable from the store's files (SQLite: its write-ahead log)."""
+
 
 def _kwargs_rows(
     kwargs: Mapping[str, Any],
 ) -> tuple[dict[InboxKey, int], list[ParkedMessage], list[tuple[str, UUID, int]]]:
     return kwargs.get("inbox") or {}, kwargs.get("parked") or [], kwargs.get("unparked") or []
+
+
+def _key_rows(kwargs: Mapping[str, Any]) -> tuple[dict[UUID, bytes], list[UUID]]:
+    """New data keys, and the subjects whose keys this transaction destroys."""
+    return kwargs.get("keys") or {}, kwargs.get("erase") or []
+
+
+def _key_conflict(subjects: Iterable[UUID]) -> RecordConflictError:
+    # Another writer gave one of these subjects a key first: record nothing, load it, retry.
+    return RecordConflictError(f"data key made concurrently for {', '.join(str(s) for s in subjects)}")
 
 
 class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
@@ -122,6 +154,8 @@ class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
             "CREATE TABLE IF NOT EXISTS leadflow_parked (stream TEXT, aggregate_id TEXT, version INTEGER, "
             "previous_version INTEGER, partition INTEGER, offset INTEGER, key BLOB, value BLOB, headers TEXT, "
             "parked_at REAL, PRIMARY KEY (stream, aggregate_id, version)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS leadflow_data_keys (subject TEXT PRIMARY KEY, key BLOB, created_at REAL, "
+            "erased_at REAL)",
         ]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -144,7 +178,54 @@ class SQLiteInboxRecorder(SQLiteProcessRecorder, InboxRecorder):
                 "ON CONFLICT (stream, aggregate_id, version) DO NOTHING",
                 [(*_parked_key(p, p.aggregate_id.hex), p.key, p.value, p.headers_json(), p.parked_at) for p in parked],
             )
+        keys, erase = _key_rows(kwargs)
+        if keys:
+            self._insert_keys(c, keys, conflict=True)
+        if erase:
+            # Zero what is freed, so the destroyed key is not left in the file's free pages.
+            c.execute("PRAGMA secure_delete = ON")
+            now = time.time()
+            c.executemany(
+                "INSERT INTO leadflow_data_keys VALUES (?, NULL, ?, ?) ON CONFLICT (subject) DO UPDATE "
+                "SET key = NULL, erased_at = excluded.erased_at",
+                [(subject.hex, now, now) for subject in erase],
+            )
         return returning
+
+    @staticmethod
+    def _insert_keys(c: Any, keys: Mapping[UUID, bytes], *, conflict: bool) -> None:
+        now = time.time()
+        rows = [(subject.hex, key, now) for subject, key in keys.items()]
+        c.executemany("INSERT INTO leadflow_data_keys VALUES (?, ?, ?, NULL) ON CONFLICT (subject) DO NOTHING", rows)
+        if conflict and c.sqlite_cursor.rowcount != len(rows):
+            raise _key_conflict(keys)
+
+    def data_keys(self, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        ids = [s.hex for s in subjects]
+        found: dict[UUID, bytes | None] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 500):
+                c.execute(
+                    f"SELECT subject, key FROM leadflow_data_keys WHERE subject IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((UUID(row[0]), row[1]) for row in c.fetchall())
+        return found
+
+    def insert_data_keys(self, keys: Mapping[UUID, bytes]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_keys(c, keys, conflict=False)
+
+    def after_erasure(self) -> None:
+        # The destroyed key's old page is still in the write-ahead log until it is checkpointed
+        # and truncated. Best effort: a reader holding the log open makes it wait for the next.
+        if self.datastore.pool.is_sqlite_memory_mode:
+            return
+        try:
+            with self.datastore.get_connection(commit=True) as connection:
+                connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            log.warning("could not truncate the write-ahead log after an erasure; the next checkpoint will")
 
     def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
         ids = [i.hex for i in aggregate_ids]
@@ -245,7 +326,12 @@ class PostgresInboxRecorder(PostgresProcessRecorder, InboxRecorder):
         self._inbox = SQL("{}.{}").format(schema, Identifier(f"{stem}_inbox"))
         self._parked_table = SQL("{}.{}").format(schema, Identifier(f"{stem}_parked"))
         self._events = SQL("{}.{}").format(schema, Identifier(events_table_name))
+        self._keys = SQL("{}.{}").format(schema, Identifier(f"{stem}_data_keys"))
         self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (subject uuid PRIMARY KEY, key bytea, created_at double precision, "
+                "erased_at double precision)"
+            ).format(self._keys),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (stream text, aggregate_id uuid, version bigint, "
                 "PRIMARY KEY (stream, aggregate_id))"
@@ -283,6 +369,42 @@ class PostgresInboxRecorder(PostgresProcessRecorder, InboxRecorder):
                 ).format(self._parked_table),
                 [(*_parked_key(p, p.aggregate_id), p.key, p.value, p.headers_json(), p.parked_at) for p in parked],
             )
+        keys, erase = _key_rows(kwargs)
+        if keys:
+            self._insert_keys(curs, keys, conflict=True)
+        if erase:
+            now = time.time()
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {} VALUES (%s, NULL, %s, %s) ON CONFLICT (subject) DO UPDATE "
+                    "SET key = NULL, erased_at = excluded.erased_at"
+                ).format(self._keys),
+                [(subject, now, now) for subject in erase],
+            )
+
+    def _insert_keys(self, curs: Any, keys: Mapping[UUID, bytes], *, conflict: bool) -> None:
+        subjects = list(keys)
+        curs.execute(
+            SQL(
+                "INSERT INTO {} SELECT s, k, %s, NULL FROM unnest(%s::uuid[], %s::bytea[]) AS t(s, k) "
+                "ON CONFLICT (subject) DO NOTHING RETURNING subject"
+            ).format(self._keys),
+            (time.time(), subjects, [keys[s] for s in subjects]),
+        )
+        if conflict and len(curs.fetchall()) != len(subjects):
+            raise _key_conflict(subjects)
+
+    def data_keys(self, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        ids = list(subjects)
+        if not ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT subject, key FROM {} WHERE subject = ANY(%s)").format(self._keys), (ids,))
+            return {row["subject"]: None if row["key"] is None else bytes(row["key"]) for row in curs.fetchall()}
+
+    def insert_data_keys(self, keys: Mapping[UUID, bytes]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_keys(curs, keys, conflict=False)
 
     def inbox_versions(self, stream: str, aggregate_ids: Iterable[UUID]) -> dict[UUID, int]:
         ids = list(aggregate_ids)
@@ -389,9 +511,20 @@ class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
         self._inbox: dict[InboxKey, int] = {}
         self._parked: dict[tuple[str, UUID, int], ParkedMessage] = {}
         self._rowids: dict[tuple[UUID, int], int] = {}
+        self._keys: dict[UUID, bytes | None] = {}
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        keys, _ = _key_rows(kwargs)
+        taken = [subject for subject in keys if subject in self._keys]
+        if taken:
+            raise _key_conflict(taken)
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._update_table(stored_events, **kwargs)
+        keys, erase = _key_rows(kwargs)
+        self._keys.update(keys)
+        self._keys.update(dict.fromkeys(erase))
         for stored, notification_id in zip(stored_events, ids or (), strict=False):
             self._rowids[(UUID(str(stored.originator_id)), stored.originator_version)] = notification_id
         inbox, parked, unparked = _kwargs_rows(kwargs)
@@ -420,6 +553,15 @@ class POPOInboxRecorder(POPOProcessRecorder, InboxRecorder):
 
     def parked_count(self) -> int:
         return len(self._parked)
+
+    def data_keys(self, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        with self._database_lock:
+            return {s: self._keys[s] for s in subjects if s in self._keys}
+
+    def insert_data_keys(self, keys: Mapping[UUID, bytes]) -> None:
+        with self._database_lock:
+            for subject, key in keys.items():
+                self._keys.setdefault(subject, key)
 
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         return self._rowids.get((originator_id, version))
@@ -503,6 +645,55 @@ class _SetAsList(Transcoding):
         return set(data)
 
 
+class PersonalDataMapper(Mapper[UUID]):
+    """The library's mapper, encrypting declared personal values with their subject's data key on
+    the way in and decrypting any sealed value on the way out (leadflow_shared.personal)."""
+
+    personal: PersonalData
+    keys: DataKeys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        cls = type(domain_event)
+        state = dict(vars(domain_event))
+        if cls is Snapshot or isinstance(domain_event, Snapshot):
+            spec = self.personal.of_snapshot(state.get("topic", ""))
+            if spec is not None:
+                subject = spec.subject(state["originator_id"], state["state"])
+                if subject is not None:
+                    state["state"] = encrypt_paths(state["state"], spec, subject, self.keys)
+        else:
+            spec = self.personal.of_event(cls)
+            if spec is not None:
+                subject = spec.subject(state["originator_id"], state)
+                if subject is not None:
+                    state = encrypt_paths(state, spec, subject, self.keys)
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(cls, "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored_state = self.transcoder.encode(state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id, originator_version=originator_version, topic=get_topic(cls), state=stored_state
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        if may_hold_markers(_plain_state(self, stored_event)):
+            object.__setattr__(domain_event, "__dict__", decrypt_markers(vars(domain_event), self.keys))
+        return domain_event
+
+
+def _plain_state(mapper: Mapper[UUID], stored_event: StoredEvent) -> bytes:
+    if mapper.cipher is None and mapper.compressor is None:
+        return stored_event.state
+    return b'"_pd_"'  # cannot tell without decoding: look
+
+
 SNAPSHOT_EVERY = "LEADFLOW_SNAPSHOT_EVERY"
 """Overrides every aggregate's snapshot interval (an int); unset: each application's own."""
 
@@ -545,6 +736,10 @@ class ServiceApplication(Application[UUID]):
     uncached: ClassVar[tuple[type[Any], ...]] = ()
     """Aggregates rarely read twice (a contact-index entry): kept out of the aggregate cache, so the
     cache holds what is read again (a lead when its owner is decided)."""
+    personal_data: ClassVar[PersonalData] = PersonalData()
+    """Which stored values are personal data, and whose (encrypted with that subject's key)."""
+    shared_key_cache_seconds: ClassVar[float] = 30.0
+    """With a shared store, how long a cached data key is trusted (another replica may destroy it)."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         register_moved(self.moved_topics)
@@ -555,12 +750,35 @@ class ServiceApplication(Application[UUID]):
                 type(self).snapshotting_intervals, int(every)
             )
         super().__init__(env)
+        self.data_keys = DataKeys(self.recorder, ttl=self.shared_key_cache_seconds if self.shared_store else None)
+        mapper = self.mapper
+        assert isinstance(mapper, PersonalDataMapper)
+        mapper.personal, mapper.keys = self.personal_data, self.data_keys
         self.conflicts_retried = 0
         self.snapshot_failures = 0
         self.recent = RecentEvents()
         self.on_recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         """Called on the store thread after every commit with what it recorded (relays and
         projections are nudged from here)."""
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalDataMapper)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's recording, with the data keys the events need written in the same
+        transaction (and the keys a unit of work destroys)."""
+        processing_event.saved_kwargs["keys"] = self.data_keys.begin()
+        try:
+            recordings = super()._record(processing_event)
+        except BaseException:
+            self.data_keys.abandoned()
+            raise
+        self.data_keys.committed()
+        erased = processing_event.saved_kwargs.get("erase")
+        if erased:
+            self.data_keys.erased(erased)
+            self.recorder.after_erasure()
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

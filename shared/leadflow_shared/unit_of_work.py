@@ -44,6 +44,8 @@ class UnitOfWork:
         self.inbox: dict[InboxKey, int] = {}
         self.parked: list[ParkedMessage] = []
         self.unparked: list[tuple[str, UUID, int]] = []
+        self.erased: list[UUID] = []
+        """Data subjects whose keys this unit destroys (leadflow_shared.personal)."""
         self.recordings: list[Recording[UUID]] = []
         self.committed = False
         self.scratch: dict[str, Any] = {}
@@ -127,7 +129,13 @@ class UnitOfWork:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self._events or self.inbox or self.parked or self.unparked or self.tracking)
+        return bool(self._events or self.inbox or self.parked or self.unparked or self.tracking or self.erased)
+
+    def erase_personal_data(self, subject: UUID) -> None:
+        """Destroy the subject's data key when this unit commits: its personal data in every stored
+        event, snapshot and sealed dead letter becomes unreadable."""
+        if subject not in self.erased:
+            self.erased.append(subject)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this unit of work is recorded (never if it fails)."""
@@ -148,7 +156,7 @@ class UnitOfWork:
         processing = ProcessingEvent[UUID](tracking=self.tracking)
         # Set directly: collect_events checks each event against a runtime protocol (slow).
         processing.events.extend(self._events)
-        processing.saved_kwargs.update(inbox=self.inbox, parked=self.parked, unparked=self.unparked)
+        processing.saved_kwargs.update(inbox=self.inbox, parked=self.parked, unparked=self.unparked, erase=self.erased)
         uncached = self.app.uncached
         processing.aggregates.update((i, a) for i, a in self._changed.items() if not isinstance(a, uncached))
         self.recordings = self.app.record(processing)
