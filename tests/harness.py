@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -173,3 +175,23 @@ async def moment() -> str:
     now = datetime.now(UTC).isoformat()
     await asyncio.sleep(0.002)
     return now
+
+
+@dataclass(frozen=True)
+class OpenedDeadLetter:
+    """A sealed dead letter opened with the service's keys: the original key, value and headers,
+    with the headers leadflow published beside it (leadflow_error, leadflow_origin, …)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+def opened(app: Any, record: ConsumerRecord[bytes, bytes]) -> OpenedDeadLetter:
+    from leadflow_shared.deadletters import open_sealed
+
+    original = open_sealed(app.data_keys, record.value or b"")
+    assert original is not None, "the dead letter's key is gone"
+    unb64 = lambda v: None if v is None else base64.b64decode(v)  # noqa: E731
+    headers = {name: unb64(v) or b"" for name, v in original["headers"]} | headers_of(record)
+    return OpenedDeadLetter(unb64(original["key"]), unb64(original["value"]), headers)

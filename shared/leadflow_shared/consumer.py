@@ -39,7 +39,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
 from faststream.kafka.message import KafkaMessage
 
-from .deadletters import DeadLetter, DeadLetterPublisher, InvalidMessage
+from .deadletters import DeadLetter, DeadLetterPublisher, InvalidMessage, seal
 from .health import Health
 from .store import ServiceApplication, StoreWorker
 from .subscriptions import Applied, BatchApplier, Incoming, Refused, Subscription, decode, skip_key
@@ -291,20 +291,24 @@ class TrackedConsumer:
             return True
         return False
 
+    async def _sealer(self, letter: DeadLetter) -> DeadLetter:
+        """A topic carrying personal data: its dead letters go out sealed (see deadletters.seal)."""
+        assert self.subscription.personal_data is not None
+        return await self.worker.call(seal, letter, self.app.data_keys, self.subscription.personal_data)
+
     async def _dead_letter(self, items: list[Incoming]) -> None:
         for item in items:
             assert item.invalid is not None
-            await self.dead_letters.publish(
-                DeadLetter(
-                    topic=item.topic,
-                    partition=item.partition,
-                    offset=item.offset,
-                    key=item.key,
-                    value=item.value,
-                    headers=item.headers,
-                    error=item.invalid,
-                )
+            letter = DeadLetter(
+                topic=item.topic,
+                partition=item.partition,
+                offset=item.offset,
+                key=item.key,
+                value=item.value,
+                headers=item.headers,
+                error=item.invalid,
             )
+            await self.dead_letters.publish(letter, self._sealer if self.subscription.personal_data else None)
             self.dead_lettered += 1
             log.warning("dead-lettered %s: %s", item.origin, item.invalid.reason)
 

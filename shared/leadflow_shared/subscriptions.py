@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import envelope
 from .contracts import IntegrationEvent
-from .deadletters import InvalidMessage
+from .deadletters import InvalidMessage, SubjectOf
 from .store import ParkedMessage, ServiceApplication, tracking_for
 from .unit_of_work import UnitOfWork
 
@@ -67,6 +67,9 @@ class Subscription:
     when_stuck: Literal["wait", "dead_letter"] = "wait"
     """After the retry limit: keep retrying (and say so in /readyz), or dead-letter the message
     that keeps failing and go on."""
+    personal_data: SubjectOf | None = None
+    """For a topic whose messages carry personal data: whose a message is. Its dead letters are
+    then sealed with that subject's data key (leadflow_shared.deadletters.seal)."""
 
     @property
     def contracts(self) -> list[type[BaseModel]]:
