@@ -22,7 +22,14 @@ _seen: dict[tuple[str, int], dict[str, Any]] = {}
 
 
 def start_recording() -> None:
-    original = Mapper.to_stored_event
+    from leadflow_shared.store import PersonalDataMapper
+
+    for mapper_class in (Mapper, PersonalDataMapper):
+        _record_stored_events_of(mapper_class)
+
+
+def _record_stored_events_of(mapper_class: type[Mapper[Any]]) -> None:
+    original = mapper_class.to_stored_event
 
     def recording(self: Mapper[Any], domain_event: Any) -> Any:
         stored = original(self, domain_event)
@@ -36,7 +43,7 @@ def start_recording() -> None:
             }
         return stored
 
-    Mapper.to_stored_event = recording  # type: ignore[method-assign]
+    mapper_class.to_stored_event = recording  # type: ignore[method-assign]
 
 
 def load() -> list[dict[str, Any]]:

@@ -14,7 +14,10 @@ from .inbound import Company, Contact, LeadType
 
 
 class LeadSnapshot(IntegrationEvent):
-    """The lead's attributes as assignment rules and segments see them."""
+    """The lead's attributes as assignment rules and segments see them.
+
+    No personal data: `contact` is always empty and `company` has no name (intake keeps them,
+    encrypted with the lead's key; a subscriber that needs them reads the lead by id)."""
 
     lead_id: UUID
     source: str
@@ -101,7 +104,8 @@ class LeadChangedV1(IntegrationEvent):
     """Any other change to a lead: its stage, qualification, follow-ups, documents, duplicates, associations.
 
     `change` names it (stage_moved, qualified, disqualified, followed_up, document_linked,
-    marked_possible_duplicate, associated, absorbed, released, upstream_update_ignored);
+    marked_possible_duplicate, associated, absorbed, released, erased — the lead's personal data
+    was erased: a subscriber drops whatever it keeps of it);
     `data` holds that change's fields.
     """
 

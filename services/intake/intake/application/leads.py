@@ -24,6 +24,7 @@ from leadflow_shared.unit_of_work import UnitOfWork
 from ..domain import (
     CONTACT_SLA,
     MOVED_TOPICS,
+    PERSONAL_DATA,
     SETTINGS_ID,
     ContactIndexEntry,
     Customer,
@@ -44,6 +45,15 @@ class LeadNotFound(LookupError):
     def __init__(self, lead_id: UUID, message: str | None = None) -> None:
         super().__init__(message or f"lead {lead_id} not found")
         self.lead_id = lead_id
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did."""
+
+    lead_id: UUID
+    erased_at: datetime
+    already_erased: bool
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class IntakeApplication(ServiceApplication):
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
     moved_topics = MOVED_TOPICS
     uncached = (Customer,)
+    personal_data = PERSONAL_DATA
     # Most leads have a handful of events; one worked for months (follow-ups, documents, stage
     # moves) loads, and travels back in time, from its latest snapshot.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Lead: 50}
@@ -252,6 +263,30 @@ class IntakeApplication(ServiceApplication):
         stage = self._settings(uow).lifecycle_stage_on_association
         self._change(uow, lead_id, lambda lead, now: lead.associate(kind, target_id, stage, actor, now))
 
+    def erase(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> Erasure:
+        """Erase the lead's personal data (crypto-shredding): its data key is destroyed in this
+        unit of work, so every stored copy — events, snapshots, the customer made from it, sealed
+        dead letters — becomes unreadable; it leaves the contact index; the read models scrub it
+        as the Erased event reaches them. Its non-personal history stays. Deleted leads too."""
+        lead: Lead | None = uow.get(lead_id)
+        if lead is None:
+            raise LeadNotFound(lead_id)
+        if lead.erased_at is not None:
+            return Erasure(lead_id, lead.erased_at, already_erased=True)
+        now = self.clock.now()
+        entries = self._index_entries(uow, lead.contact, create=False)
+        for entry in entries:
+            entry.remove_lead(lead_id)
+        customer: Customer | None = uow.get(lead.customer_id) if lead.customer_id else None
+        if customer is not None and customer.from_lead_id == lead_id:
+            customer.erase(now)
+            for entry in entries:
+                entry.remove_customer(customer.id)
+        lead.erase(actor, now, reason)
+        uow.add(lead, customer, *entries)
+        uow.erase_personal_data(lead_id)
+        return Erasure(lead_id, now, already_erased=False)
+
     def toggle_favorite(self, uow: UnitOfWork, lead_id: UUID, *, user_id: str) -> bool:
         lead = self._lead(uow, lead_id)
         on = lead.toggle_favorite(user_id, self.clock.now())
@@ -365,7 +400,7 @@ class IntakeApplication(ServiceApplication):
         return settings
 
     def _index_entries(
-        self, uow: UnitOfWork, contact: dict[str, Any], first_lead: UUID | None = None
+        self, uow: UnitOfWork, contact: dict[str, Any], first_lead: UUID | None = None, *, create: bool = True
     ) -> list[ContactIndexEntry]:
         entries = []
         for kind in ("email", "phone"):
@@ -374,8 +409,10 @@ class IntakeApplication(ServiceApplication):
                 continue
             value = value.lower() if kind == "email" else value
             entry: ContactIndexEntry | None = uow.get(index_id(kind, value))
+            if entry is None and not create:
+                continue
             if entry is None:
-                entry = ContactIndexEntry(kind=kind, value=value, lead_id=first_lead)
+                entry = ContactIndexEntry.open(kind, value, lead_id=first_lead)
                 uow.add(entry)
             entries.append(entry)
         return entries

@@ -6,6 +6,7 @@ from .contact_index import ContactIndexEntry, index_id
 from .customers import Customer
 from .errors import DuplicateCustomerPhone, IllegalTransition, LeadError, SettingConflict, SettingRequirement
 from .lead import ASSIGNED, CLOSED_INVALID, CONTACT_SLA, CONVERTED, UNASSIGNED, Lead, lead_id_for
+from .personal import PERSONAL_DATA
 from .settings import SETTINGS_ID, LeadSettings
 
 MOVED_TOPICS: dict[str, type[Any]] = {
@@ -21,6 +22,7 @@ __all__ = [
     "CONTACT_SLA",
     "CONVERTED",
     "MOVED_TOPICS",
+    "PERSONAL_DATA",
     "SETTINGS_ID",
     "UNASSIGNED",
     "ContactIndexEntry",

@@ -30,3 +30,16 @@ class Customer(Aggregate):
     @event("LeadLinked")
     def link_lead(self, lead_id: UUID, at: datetime) -> None:
         self.lead_ids.append(str(lead_id))
+
+    @property
+    def from_lead_id(self) -> UUID:
+        """The lead the customer was made from: its contact details are that lead's personal data."""
+        return UUID(self.lead_ids[0])
+
+    def erase(self, at: datetime) -> None:
+        if any(v is not None for v in (self.name, self.email, self.phone, self.company)):
+            self._erased(at=at)
+
+    @event("Erased")
+    def _erased(self, at: datetime) -> None:
+        self.name = self.email = self.phone = self.company = None

@@ -56,6 +56,8 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
     CLOSED_INVALID: ["void", "delete"],
 }
 VOIDED_ACTIONS = ["unvoid"]
+NOT_AFTER_ERASURE = ("follow_up", "convert", "merge")
+"""What an erased lead no longer allows: each would record or copy personal data."""
 FOLLOW_UP_CHANNELS = ("note", "call", "email", "meeting")
 CONTACT_SLA = "contact-sla"
 """The deadline (and its purpose) of a lead that asked to be contacted."""
@@ -69,6 +71,9 @@ def lead_id_for(source: str, external_id: str) -> UUID:
 
 class Lead(HasDeadlines):
     """One lead, from the first upstream message on."""
+
+    erased_at: datetime | None = None
+    """When the lead's personal data was erased (leads recorded before erasure existed: None)."""
 
     @staticmethod
     def create_id(source: str, external_id: str, **_: Any) -> UUID:
@@ -136,6 +141,8 @@ class Lead(HasDeadlines):
             actions.remove("delete")
         if self.merged_into is not None:
             actions = [a for a in actions if a not in ("merge", "convert")] + ["unmerge"]
+        if self.erased_at is not None:
+            actions = [a for a in actions if a not in NOT_AFTER_ERASURE]
         return actions
 
     def check_allows(self, action: str) -> None:
@@ -149,6 +156,9 @@ class Lead(HasDeadlines):
         """Apply a newer upstream version; an older (or same-time) one is recorded as ignored."""
         if self.deleted:
             self._ignore_upstream(occurred_at=occurred_at, at=at, reason="the lead was deleted")
+            return False
+        if self.erased_at is not None:
+            self._ignore_upstream(occurred_at=occurred_at, at=at, reason="the lead's personal data was erased")
             return False
         if occurred_at <= self.occurred_at:
             self._ignore_upstream(occurred_at=occurred_at, at=at, reason="not newer than the current version")
@@ -453,6 +463,23 @@ class Lead(HasDeadlines):
     @event("Released")
     def _released(self, merged_id: UUID, actor: str, at: datetime) -> None:
         self.absorbed.remove(str(merged_id))
+
+    # -- personal data -------------------------------------------------------------------
+
+    def erase(self, actor: str, at: datetime, reason: str | None = None) -> bool:
+        """Record that the lead's personal data is erased (the caller destroys its data key in the
+        same unit of work); the non-personal history stays. False if it already was."""
+        if self.erased_at is not None:
+            return False
+        self._erased(actor=actor, at=at, reason=reason)
+        return True
+
+    @event("Erased")
+    def _erased(self, actor: str, at: datetime, reason: str | None) -> None:
+        self.contact = {}
+        self.company = {k: v for k, v in self.company.items() if k != "name"}
+        self.details = {k: v for k, v in self.details.items() if k != "notes"}
+        self.erased_at = at
 
     # -- per-user state ------------------------------------------------------------------
 

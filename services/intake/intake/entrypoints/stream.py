@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +29,7 @@ from leadflow_shared.subscriptions import Route, Subscription
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
 
 from ..application import IntakeApplication
-from ..domain import Lead, LeadError
+from ..domain import Lead, LeadError, lead_id_for
 
 LeadEvent: Any = Lead  # the @event decorator makes Lead.Received etc. at runtime
 
@@ -55,6 +57,7 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
             # retry limit, a message that keeps failing (not the store, not the broker) is parked in
             # the dead-letter topic with the error, and the leads after it go on.
             when_stuck="dead_letter",
+            personal_data=inbound_subject,
         ),
         Subscription(
             topic=ASSIGNMENTS_EVENTS,
@@ -69,6 +72,22 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
     ]
 
 
+def inbound_subject(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> UUID | None:
+    """The lead an upstream message is about, read as leniently as possible (its dead letter is
+    sealed with that lead's key): a bare lead, a structured or a binary-mode CloudEvent."""
+    body = json.loads(value or b"null")
+    ce_type: Any = (dict(headers).get("ce_type") or b"").decode("utf-8", "replace")
+    if isinstance(body, dict) and "specversion" in body:
+        ce_type, body = body.get("type"), body.get("data")
+    if not isinstance(body, dict) or not isinstance(body.get("source"), str):
+        return None
+    if ce_type == ContactLifecycleChangedV1.cloudevents_type:
+        contact_id = body.get("contact_id")
+        return lead_id_for(body["source"], f"contact:{contact_id}") if isinstance(contact_id, str) else None
+    external_id = body.get("external_id")
+    return lead_id_for(body["source"], external_id) if isinstance(external_id, str) else None
+
+
 def _snapshot(e: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
     details = snapshot.get("details") or {}
     return {
@@ -76,9 +95,11 @@ def _snapshot(e: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
         "version": e.originator_version,
         "lead_id": e.originator_id,
         "type": snapshot["lead_type"],
-        # Stored as validated on the way in: not validated again on the way out.
-        "contact": Contact.model_construct(**snapshot["contact"]),
-        "company": Company.model_construct(**snapshot["company"]),
+        # Personal data stays in intake (encrypted with the lead's key, docs/security.md): no
+        # contact details and no company name go out; a subscriber that needs them reads the lead
+        # by id. The rest was validated on the way in and is not validated again.
+        "contact": Contact(),
+        "company": Company.model_construct(**{k: v for k, v in snapshot["company"].items() if k != "name"}),
         "score": snapshot.get("score"),
         "campaign_id": snapshot.get("campaign_id"),
         "lifecycle_stage": details.get("lifecycle_stage"),
@@ -194,7 +215,7 @@ LEAD_EVENTS: dict[type[Any], Mapper] = {
     ),
     LeadEvent.Qualified: lambda e: _changed(e, "qualified", {"deal": e.deal}),
     LeadEvent.Disqualified: lambda e: _changed(
-        e, "disqualified", {"reason_id": e.reason_id, "reason": e.reason_label, "note": e.note}
+        e, "disqualified", {"reason_id": e.reason_id, "reason": e.reason_label, "note_length": len(e.note or "")}
     ),
     LeadEvent.FollowedUp: lambda e: _changed(e, "followed_up", {"note_length": len(e.note)}),
     LeadEvent.DocumentLinked: lambda e: _changed(e, "document_linked", {"kind": e.kind, "number": e.number}),
@@ -206,6 +227,7 @@ LEAD_EVENTS: dict[type[Any], Mapper] = {
     ),
     LeadEvent.Absorbed: lambda e: _changed(e, "absorbed", {"merged_lead_id": str(e.merged_id)}),
     LeadEvent.Released: lambda e: _changed(e, "released", {"merged_lead_id": str(e.merged_id)}),
+    LeadEvent.Erased: lambda e: _changed(e, "erased", {}),
 }
 """Every change to a lead goes out on leads.events.v1, except favorites (per-user, not a change
 to the lead) and ignored upstream re-sends (nothing changed)."""

@@ -172,6 +172,12 @@ def _released(row: Row, e: Any) -> None:
     row["absorbed"] = _json(absorbed)
 
 
+def _erased(row: Row, e: Any) -> None:
+    """The lead's personal data was erased: the row keeps only what is not personal."""
+    company = {k: v for k, v in json.loads(row["company"] or "{}").items() if k != "name"}
+    row.update(contact="{}", first_name=None, last_name=None, company=_json(company), company_name=None)
+
+
 def _nothing_listed(row: Row, e: Any) -> None:
     """An event the list shows nothing of (only the version moves)."""
 
@@ -197,6 +203,7 @@ ROW_HANDLERS: dict[type[Any], Callable[[Row, Any], None]] = {
     LeadEvent.Unmerged: _unmerged,
     LeadEvent.Absorbed: _absorbed,
     LeadEvent.Released: _released,
+    LeadEvent.Erased: _erased,
 }
 """Lead events that change the lead's row. Deleted and FavoriteToggled are handled apart."""
 
@@ -256,6 +263,7 @@ class LeadListProjection:
         for event in events:
             self._apply_event(batch, event)
         batch.flush()
+        tx.scrubbed = tx.scrubbed or any(isinstance(e, LeadEvent.Erased) for e in events)
 
     def _apply_event(self, batch: _Batch, e: Any) -> None:
         lead_id = str(e.originator_id)

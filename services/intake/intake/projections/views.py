@@ -52,6 +52,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "received_at": _iso(lead.received_at),
         "received_via": lead.received_via,
         "ignored_updates": lead.ignored_updates,
+        "erased_at": _iso(lead.erased_at),
     }
 
 

@@ -22,6 +22,7 @@ ContactSync = Annotated[Principal, Depends(require("contacts:write"))]
 Reader = Annotated[Principal, Depends(require("leads:read"))]
 Worker = Annotated[Principal, Depends(require("leads:work"))]
 Manager = Annotated[Principal, Depends(require("leads:manage"))]
+Eraser = Annotated[Principal, Depends(require("leads:erase"))]
 
 
 class Body(BaseModel):
@@ -220,6 +221,21 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
         actor = caller.actor
         survivor_id = await worker.call(app.execute, app.unmerge, lead_id, actor=actor)
         return {"survivor": await view(survivor_id), "merged": await view(lead_id)}
+
+    @router.post("/leads/{lead_id}/erasure")
+    async def erase(lead_id: UUID, caller: Eraser, body: Reason | None = None) -> dict[str, Any]:
+        """Erase the lead's personal data (admin): its data key is destroyed, so its contact
+        details, company name and notes are unreadable in every stored event, snapshot and dead
+        letter; the read models are scrubbed. Its non-personal history stays and still loads,
+        deleted leads included. Erasing again changes nothing (`already_erased`)."""
+        erasure = await worker.call(
+            app.execute, app.erase, lead_id, actor=caller.actor, reason=body.reason if body else None
+        )
+        return {
+            "lead_id": str(lead_id),
+            "erased_at": erasure.erased_at.isoformat(),
+            "already_erased": erasure.already_erased,
+        }
 
     @router.post("/leads/{lead_id}/favorite")
     async def toggle_favorite(lead_id: UUID, caller: Worker) -> dict[str, Any]:
