@@ -87,15 +87,20 @@ async def recreate_producer(broker: KafkaBroker) -> None:
 
 
 async def ensure_topics(
-    bootstrap: str, partitions_by_topic: dict[str, int], security: BaseSecurity | None = None
+    bootstrap: str,
+    partitions_by_topic: dict[str, int],
+    security: BaseSecurity | None = None,
+    *,
+    configs: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
-    """Create the named topics if missing (the broker's auto-create stays off). Returns new ones."""
+    """Create the named topics if missing (the broker's auto-create stays off), with their
+    `configs` (e.g. retention). Returns the new ones."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-topics", **client_options(security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name=topic, num_partitions=count, replication_factor=1)
+            NewTopic(name=topic, num_partitions=count, replication_factor=1, topic_configs=(configs or {}).get(topic))
             for topic, count in partitions_by_topic.items()
             if topic not in existing
         ]

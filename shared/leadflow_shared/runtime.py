@@ -36,7 +36,7 @@ from .relay import OutboxRelay, Publication
 from .settings import ServiceSettings
 from .store import ServiceApplication, StoreWorker
 from .subscriptions import Subscription
-from .topics import dead_letter_topic
+from .topics import TOPIC_CONFIGS, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,8 @@ class Service:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await ensure_topics(self.settings.bootstrap, self.topics_to_ensure(), self.kafka_security)
+        configs = {self.settings.topic(t): c for t, c in TOPIC_CONFIGS.items()}
+        await ensure_topics(self.settings.bootstrap, self.topics_to_ensure(), self.kafka_security, configs=configs)
         loop = asyncio.get_running_loop()
         for relay in self.relays:
             self.app.on_recorded.append(relay.listener(loop))

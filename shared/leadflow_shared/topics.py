@@ -3,6 +3,7 @@
 LEADS_INBOUND = "leads.inbound.v1"
 LEADS_EVENTS = "leads.events.v1"
 ASSIGNMENTS_EVENTS = "assignments.events.v1"
+SELLERS_EVENTS = "sellers.events.v1"
 REVENUE_EVENTS = "revenue.events.v1"
 SEQUENCES_EVENTS = "sequences.events.v1"
 REFERRALS_INBOUND = "referrals.inbound.v1"
@@ -12,6 +13,7 @@ LEAD_TOPICS = (
     LEADS_INBOUND,
     LEADS_EVENTS,
     ASSIGNMENTS_EVENTS,
+    SELLERS_EVENTS,
     REVENUE_EVENTS,
     SEQUENCES_EVENTS,
     REFERRALS_INBOUND,
@@ -25,5 +27,11 @@ def dead_letter_topic(topic: str) -> str:
 
 
 ALL_TOPICS = LEAD_TOPICS + tuple(
-    dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, REFERRALS_INBOUND)
+    dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_INBOUND)
 )
+
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    # Membership changes are few and a consumer started from scratch needs all of them.
+    SELLERS_EVENTS: {"retention.ms": "-1"},
+}
+"""Per-topic settings applied when a service creates the topic (by the name without prefix)."""

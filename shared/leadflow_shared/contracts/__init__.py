@@ -31,6 +31,7 @@ from .leads import (
     LeadStatusChangedV1,
     LeadUpdatedV1,
 )
+from .sellers import TeamMembershipChangedV1
 
 INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
     model.cloudevents_type: model
@@ -42,6 +43,7 @@ INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
         LeadChangedV1,
         LeadAssignedV1,
         LeadAwaitingAssignmentV1,
+        TeamMembershipChangedV1,
     )
 }
 """CloudEvents type → contract model, for consumers decoding a topic."""
@@ -74,6 +76,7 @@ __all__ = [
     "LeadStatusChangedV1",
     "LeadType",
     "LeadUpdatedV1",
+    "TeamMembershipChangedV1",
     "json_schemas",
     "normalise_phone",
 ]

@@ -13,13 +13,14 @@ from leadflow_shared.contracts import (
     LeadReceivedV1,
     LeadStatusChangedV1,
     LeadUpdatedV1,
+    TeamMembershipChangedV1,
 )
 from leadflow_shared.relay import Publication
 from leadflow_shared.subscriptions import Route, Subscription
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS
 
 from ..application import AssignmentApplication
-from ..domain import Assignment, AssignmentError, RuleError, SellerError
+from ..domain import Assignment, AssignmentError, Roster, RuleError, SellerError
 
 AssignmentEvent: Any = Assignment
 
@@ -79,6 +80,33 @@ def _waited(e: Any) -> IntegrationEvent:
     )
 
 
+def _members_added(e: Any) -> IntegrationEvent:
+    return _membership(e, added=list(e.sellers))
+
+
+def _members_removed(e: Any) -> IntegrationEvent:
+    return _membership(e, removed=list(e.sellers))
+
+
+def _team_defined(e: Any) -> IntegrationEvent:
+    """Recorded before Spine v2: the team's whole member list at once."""
+    return _membership(e, added=list(e.members), replaced=True)
+
+
+def _membership(
+    e: Any, *, added: list[str] | None = None, removed: list[str] | None = None, replaced: bool = False
+) -> IntegrationEvent:
+    return TeamMembershipChangedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        team_id=e.team_id,
+        added=added or [],
+        removed=removed or [],
+        replaced=replaced,
+        changed_at=e.timestamp,
+    )
+
+
 def publications() -> list[Publication]:
     return [
         Publication(
@@ -86,7 +114,18 @@ def publications() -> list[Publication]:
             mappers={AssignmentEvent.Decided: _decided, AssignmentEvent.Waited: _waited},
             contracts=(LeadAssignedV1, LeadAwaitingAssignmentV1),
             description="Who got each lead, or why it waits, with the explanation (key and subject = lead id).",
-        )
+        ),
+        Publication(
+            topic=SELLERS_EVENTS,
+            mappers={
+                Roster.MembersAdded: _members_added,
+                Roster.MembersRemoved: _members_removed,
+                Roster.TeamDefined: _team_defined,
+            },
+            contracts=(TeamMembershipChangedV1,),
+            description="Who is in which team, change by change (key and subject = the roster's id: one "
+            "partition, in order). intake uses it to show sales managers their team members' leads.",
+        ),
     ]
 
 
