@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from intake.entrypoints.api import create_api
 from intake.entrypoints.cli import cli as intake_cli
 from intake.projections import LeadFilters, LeadListProjection
 from intake.settings import IntakeSettings
+from leadflow_shared.contracts import TeamMembershipChangedV1
 from leadflow_shared.readstore import SQLiteReadStore, read_store_path
 from leadflow_shared.store import StoreWorker
 
@@ -268,6 +269,19 @@ def busy_history(world: World) -> None:
     world.app.execute(world.app.merge, ids[9], ids[10], actor="ana")
     world.app.execute(world.app.follow_up, ids[11], actor="ana", note="called")
     world.receive("11", occurred_at="2026-11-01T12:00:00Z", contact={"first_name": "Barbara"})
+    for version, (added, removed, replaced) in enumerate(
+        ((["s1", "s2", "s3"], [], False), ([], ["s2"], False), (["s3", "s4"], [], True)), start=1
+    ):
+        change = TeamMembershipChangedV1(
+            aggregate_id=uuid4(),
+            version=version,
+            team_id="t1",
+            added=added,
+            removed=removed,
+            replaced=replaced,
+            changed_at="2026-11-01T12:00:00Z",
+        )
+        world.app.execute(world.app.on_team_membership_changed, change)
 
 
 def test_a_rebuilt_model_equals_the_live_one(world: World) -> None:
@@ -275,9 +289,10 @@ def test_a_rebuilt_model_equals_the_live_one(world: World) -> None:
     world.model.runner.catch_up()
     live = world.model.dump()
     assert len(live["intake_rm_leads"]) == 11 and len(live["intake_rm_favorites"]) == 2
+    assert live["intake_rm_team_members"] == [("t1", "s3"), ("t1", "s4")]
     counts = world.model.rebuild()
     assert world.model.dump() == live
-    assert counts == {"intake_rm_leads": 11, "intake_rm_favorites": 2}
+    assert counts == {"intake_rm_leads": 11, "intake_rm_favorites": 2, "intake_rm_team_members": 2}
 
 
 def test_the_rebuild_command_replays_the_event_store_into_fresh_tables(

@@ -8,6 +8,7 @@ from .errors import DuplicateCustomerPhone, IllegalTransition, LeadError, Settin
 from .lead import ASSIGNED, CLOSED_INVALID, CONTACT_SLA, CONVERTED, UNASSIGNED, Lead, lead_id_for
 from .personal import PERSONAL_DATA
 from .settings import SETTINGS_ID, LeadSettings
+from .teams import TeamMembers, team_id_for
 
 MOVED_TOPICS: dict[str, type[Any]] = {
     # Until Spine v2 customers and the contact index shared one module.
@@ -34,6 +35,8 @@ __all__ = [
     "LeadSettings",
     "SettingConflict",
     "SettingRequirement",
+    "TeamMembers",
     "index_id",
     "lead_id_for",
+    "team_id_for",
 ]

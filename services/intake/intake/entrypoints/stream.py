@@ -23,13 +23,14 @@ from leadflow_shared.contracts import (
     LeadStatus,
     LeadStatusChangedV1,
     LeadUpdatedV1,
+    TeamMembershipChangedV1,
 )
 from leadflow_shared.relay import Mapper, Publication
 from leadflow_shared.subscriptions import Route, Subscription
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND, SELLERS_EVENTS
 
 from ..application import IntakeApplication
-from ..domain import Lead, LeadError, lead_id_for
+from ..domain import Lead, LeadError, lead_id_for, team_id_for
 
 LeadEvent: Any = Lead  # the @event decorator makes Lead.Received etc. at runtime
 
@@ -68,6 +69,18 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
                 )
             },
             refusals=(LeadError,),
+        ),
+        Subscription(
+            topic=SELLERS_EVENTS,
+            description="assignment's team membership: intake keeps who is in which team, so a sales "
+            "manager sees the leads their team members own.",
+            routes={
+                TeamMembershipChangedV1.cloudevents_type: Route(
+                    TeamMembershipChangedV1,
+                    app.on_team_membership_changed,
+                    lambda change: [team_id_for(change.team_id)],
+                )
+            },
         ),
     ]
 

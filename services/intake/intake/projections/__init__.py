@@ -36,6 +36,12 @@ class LeadReadModel:
         self.runner.catch_up()
         return self.leads.leads_in_stage(stage_id)
 
+    def teams_of(self, seller_id: str) -> frozenset[str]:
+        """The teams a seller is in (the object rules), caught up first: a membership intake has
+        stored is in force at once."""
+        self.runner.catch_up()
+        return self.leads.teams_of(seller_id)
+
     def rebuild(self, progress: Any = None) -> dict[str, int]:
         return self.runner.rebuild(progress)
 

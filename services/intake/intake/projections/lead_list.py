@@ -15,9 +15,9 @@ from typing import Any
 
 from leadflow_shared.readstore import Tx
 
-from ..domain import ASSIGNED, CLOSED_INVALID, CONVERTED, UNASSIGNED, Lead
+from ..domain import ASSIGNED, CLOSED_INVALID, CONVERTED, UNASSIGNED, Lead, TeamMembers
 from . import schema
-from .schema import FAVORITES, LEAD_COLUMNS, LEADS
+from .schema import FAVORITES, LEAD_COLUMNS, LEADS, TEAM_MEMBERS
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,12 @@ class LeadListProjection:
     """What every Lead event does to the lead list (a Projection for the shared runner)."""
 
     name = "intake-lead-list"
-    event_classes: Sequence[type[Any]] = (*ROW_HANDLERS, LeadEvent.Deleted, LeadEvent.FavoriteToggled)
+    event_classes: Sequence[type[Any]] = (
+        *ROW_HANDLERS,
+        LeadEvent.Deleted,
+        LeadEvent.FavoriteToggled,
+        TeamMembers.Changed,
+    )
 
     def create(self, tx: Tx) -> None:
         schema.create(tx)
@@ -259,13 +264,22 @@ class LeadListProjection:
     def apply(self, tx: Tx, events: Sequence[Any]) -> None:
         batch = _Batch(tx)
         received = {str(e.originator_id) for e in events if isinstance(e, LeadEvent.Received)}
-        batch.load([str(e.originator_id) for e in events if str(e.originator_id) not in received])
+        batch.load(
+            [
+                str(e.originator_id)
+                for e in events
+                if str(e.originator_id) not in received and not isinstance(e, TeamMembers.Changed)
+            ]
+        )
         for event in events:
             self._apply_event(batch, event)
         batch.flush()
         tx.scrubbed = tx.scrubbed or any(isinstance(e, LeadEvent.Erased) for e in events)
 
     def _apply_event(self, batch: _Batch, e: Any) -> None:
+        if isinstance(e, TeamMembers.Changed):
+            self._members_changed(batch.tx, e)
+            return
         lead_id = str(e.originator_id)
         if isinstance(e, LeadEvent.FavoriteToggled):
             self._favorite_toggled(batch.tx, e)
@@ -299,3 +313,13 @@ class LeadListProjection:
             )
         else:
             tx.execute(f"DELETE FROM {FAVORITES} WHERE user_id = ? AND lead_id = ?", (e.user_id, lead_id))
+
+    def _members_changed(self, tx: Tx, e: Any) -> None:
+        tx.executemany(
+            f"DELETE FROM {TEAM_MEMBERS} WHERE team_id = ? AND seller_id = ?", [(e.team_id, m) for m in e.left]
+        )
+        tx.executemany(
+            f"INSERT INTO {TEAM_MEMBERS} (team_id, seller_id) VALUES (?, ?) "
+            "ON CONFLICT (team_id, seller_id) DO NOTHING",
+            [(e.team_id, m) for m in e.joined],
+        )

@@ -23,7 +23,7 @@ from uuid import UUID
 from leadflow_shared.readstore import ReadStore, Tx
 
 from .lead_list import iso
-from .schema import FAVORITES, LEAD_COLUMNS, LEADS
+from .schema import FAVORITES, LEAD_COLUMNS, LEADS, TEAM_MEMBERS
 
 Tab = Literal["all", "marketplace", "qualified", "favorites", "archived"]
 TABS: tuple[Tab, ...] = ("all", "marketplace", "qualified", "favorites", "archived")
@@ -66,6 +66,9 @@ class LeadFilters:
     q: str | None = None
     """Case-insensitive substring of the contact's first/last name or the company name."""
     include_voided: bool = False
+    managed_teams: tuple[str, ...] = ()
+    """The caller manages these teams: only leads placed in one of them, or owned by one of their
+    members (as assignment's published membership says), are listed."""
 
     def __post_init__(self) -> None:
         for name in ("created_from", "created_to"):
@@ -101,6 +104,13 @@ class LeadFilters:
             params.append(f"%{_escape_like(self.q.casefold())}%")
         if not self.include_voided:
             clauses.append("l.voided = 0")
+        if self.managed_teams:
+            marks = ", ".join("?" * len(self.managed_teams))
+            clauses.append(
+                f"(l.team_id IN ({marks}) OR l.owner_id IN "
+                f"(SELECT m.seller_id FROM {TEAM_MEMBERS} m WHERE m.team_id IN ({marks})))"
+            )
+            params.extend(self.managed_teams * 2)
         return clauses, params
 
     def fingerprint(self, tab: str, user_id: str) -> str:
@@ -200,6 +210,12 @@ class LeadList:
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(f"SELECT lead_id FROM {LEADS} WHERE stage_id = ? ORDER BY lead_id", (stage_id,))
         return [UUID(r[0]) for r in rows]
+
+    def teams_of(self, seller_id: str) -> frozenset[str]:
+        """The teams a seller is in, as assignment last published."""
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(f"SELECT team_id FROM {TEAM_MEMBERS} WHERE seller_id = ?", (seller_id,))
+        return frozenset(r[0] for r in rows)
 
     def favorites_of(self, user_id: str) -> list[UUID]:
         with self.store.transaction(write=False) as tx:

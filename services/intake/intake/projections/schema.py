@@ -11,10 +11,11 @@ from leadflow_shared.readstore import Tx
 
 LEADS = "intake_rm_leads"
 FAVORITES = "intake_rm_favorites"
-TABLES = (LEADS, FAVORITES)
+TEAM_MEMBERS = "intake_rm_team_members"
+TABLES = (LEADS, FAVORITES, TEAM_MEMBERS)
 """Every table of the lead list, in the order they are dumped and dropped."""
 
-PRIMARY_KEYS = {LEADS: "lead_id", FAVORITES: "user_id, lead_id"}
+PRIMARY_KEYS = {LEADS: "lead_id", FAVORITES: "user_id, lead_id", TEAM_MEMBERS: "team_id, seller_id"}
 
 LEAD_COLUMNS: tuple[str, ...] = (
     "lead_id",
@@ -102,6 +103,13 @@ _DDL = (
         PRIMARY KEY (user_id, lead_id)
     )""",
     f"CREATE INDEX IF NOT EXISTS {FAVORITES}_lead ON {FAVORITES} (lead_id)",
+    # assignment's teams (from sellers.events.v1): which sellers' leads a sales manager sees
+    f"""CREATE TABLE IF NOT EXISTS {TEAM_MEMBERS} (
+        team_id TEXT NOT NULL,
+        seller_id TEXT NOT NULL,
+        PRIMARY KEY (team_id, seller_id)
+    )""",
+    f"CREATE INDEX IF NOT EXISTS {TEAM_MEMBERS}_seller ON {TEAM_MEMBERS} (seller_id)",
 )
 
 # Serialises schema changes between processes sharing one PostgreSQL database.
