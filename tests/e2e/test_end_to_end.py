@@ -35,7 +35,9 @@ SELLERS = [{"seller_id": f"seller-{i}", "name": f"Seller {i}"} for i in range(1,
 
 
 @contextlib.contextmanager
-def service_stack(bootstrap: str, tmp_path: Path, postgres: PostgresStores | None = None) -> Iterator[ServiceStack]:
+def service_stack(
+    bootstrap: str, tmp_path: Path, postgres: PostgresStores | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[ServiceStack]:
     roster = tmp_path / "sellers.json"
     roster.write_text(json.dumps(SELLERS))
     stack = ServiceStack(
@@ -46,6 +48,7 @@ def service_stack(bootstrap: str, tmp_path: Path, postgres: PostgresStores | Non
         postgres=postgres,
         roster_file=roster,
         lead_topic_partitions=3,
+        extra_env=extra_env,
     )
     stack.start(timeout=120)
     try:

@@ -10,6 +10,9 @@ Callers, in the order of each row's answers:
   other    seller `olga`, who owns another lead (team `apac`), asking about sam's
   key      an API key with scope `leads:write`
   none     a valid token without any role
+
+Both services run with self-assignment allowed (sellers see and take leads nobody owns);
+`test_self_assignment_off` shows what changes without it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
 from intake.entrypoints.api import create_api as intake_api
 from leadflow_shared.auth.http import PUBLIC_PATHS, create_api_key
-from leadflow_shared.contracts import LeadAssignedV1
+from leadflow_shared.contracts import LeadAssignedV1, TeamMembershipChangedV1
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -38,13 +41,18 @@ LEAD = {"source": "web-form", "external_id": "m-new", "occurred_at": "2026-11-01
 CSV = "source,external_id,occurred_at\nweb-form,csv-1,2026-11-01T10:00:00Z\n"
 
 # (method, path, body, answers for admin mgr own other key none). {lead} is sam's lead (team
-# emea), {apac} olga's (team apac), {unassigned} nobody's. A 404 for a lead that exists is the
-# object rule at work; a 409 is the lead's own rules, once the caller may act on it.
+# emea), {apac} olga's (team apac), {direct} sam's placed in no team (the manager sees it because
+# sam is a member of emea, as assignment published), {unassigned} nobody's (the pool). A 404 for
+# a lead that exists is the object rule at work; a 409 is the lead's own rules, once the caller
+# may act on it.
 INTAKE = [
     ("POST", "/v1/leads", LEAD, "201 201 201 201 201 403"),
     ("GET", "/v1/leads", None, "200 200 200 200 403 403"),
     ("GET", "/v1/leads/{lead}", None, "200 200 200 404 403 403"),
     ("GET", "/v1/leads/{apac}", None, "200 404 404 200 403 403"),
+    ("GET", "/v1/leads/{direct}", None, "200 200 200 404 403 403"),
+    ("GET", "/v1/leads/{unassigned}", None, "200 404 200 200 403 403"),
+    ("POST", "/v1/leads/{unassigned}/follow-ups", {"note": "called"}, "201 404 201 201 403 403"),
     ("GET", "/v1/leads/{lead}/events", None, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/follow-ups", {"note": "called"}, "201 201 201 404 403 403"),
     ("POST", "/v1/leads/{lead}/documents", {"kind": "quote", "number": "Q-1"}, "201 201 201 404 403 403"),
@@ -109,9 +117,13 @@ ASSIGNMENT = [
     ("POST", "/v1/rulesets/1/simulate", {"last": 10}, "200 200 403 403 403 403"),
     ("GET", "/v1/leads/{lead}/assignment", None, "200 200 200 404 403 403"),
     ("GET", "/v1/leads/{apac}/assignment", None, "200 404 404 200 403 403"),
+    ("GET", "/v1/leads/{direct}/assignment", None, "200 200 200 404 403 403"),
+    ("GET", "/v1/leads/{waiting}/assignment", None, "200 404 200 200 403 403"),
+    ("POST", "/v1/leads/{waiting}/assignment/claim", None, "403 403 200 200 403 403"),
+    ("POST", "/v1/leads/{lead}/assignment/claim", None, "403 403 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/assignment", {"seller_id": "olga", "reason": "cover"}, "200 200 403 403 403 403"),
     ("POST", "/v1/leads/{apac}/assignment", {"seller_id": "sam", "reason": "cover"}, "200 404 403 403 403 403"),
-    ("GET", "/v1/queue", None, "200 200 403 403 403 403"),
+    ("GET", "/v1/queue", None, "200 200 200 200 403 403"),
     ("POST", "/v1/queue/rerun", None, "200 200 403 403 403 403"),
     ("GET", "/v1/api-keys", None, "200 403 403 403 403 403"),
     ("POST", "/v1/api-keys", {"name": "crm", "scopes": ["leads:write"]}, "201 403 403 403 403 403"),
@@ -137,7 +149,7 @@ def credentials(key: str) -> dict[str, dict[str, str]]:
     return {**tokens(), "key": {"X-API-Key": key}}
 
 
-def assigned(lead_id: uuid.UUID, seller_id: str, team_id: str) -> LeadAssignedV1:
+def assigned(lead_id: uuid.UUID, seller_id: str, team_id: str | None) -> LeadAssignedV1:
     return LeadAssignedV1(
         aggregate_id=lead_id,
         version=2,
@@ -165,34 +177,63 @@ def worker() -> AsyncIterator[StoreWorker]:
     w.shutdown()
 
 
-async def intake_world(worker: StoreWorker) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, dict[str, str]]]:
-    """A fresh intake with sam's lead (team emea) and olga's (team apac)."""
+def membership(team_id: str, *members: str, version: int) -> TeamMembershipChangedV1:
+    """What assignment publishes when sellers join a team."""
+    return TeamMembershipChangedV1(
+        aggregate_id=ROSTER, version=version, team_id=team_id, added=list(members), changed_at="2026-11-01T09:00:00Z"
+    )
+
+
+ROSTER = uuid.uuid4()
+
+
+async def intake_world(
+    worker: StoreWorker, *, self_assignment: bool = True
+) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, dict[str, str]]]:
+    """A fresh intake with sam's lead (team emea), olga's (team apac), sam's placed in no team,
+    and one nobody owns; sam is in emea, olga in apac."""
     app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    api = intake_api(app, worker, {}, lead_list_of(app), authenticator(app, worker))
+    api = intake_api(app, worker, {}, lead_list_of(app), authenticator(app, worker), self_assignment=self_assignment)
     _, key = app.execute(create_api_key, "crm", ["leads:write"], "test")
+    app.execute(app.on_team_membership_changed, membership("emea", "sam", version=1))
+    app.execute(app.on_team_membership_changed, membership("apac", "olga", version=2))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://intake")
     ids = {}
-    for name, seller, team in (("lead", "sam", "emea"), ("apac", "olga", "apac"), ("unassigned", None, None)):
+    for name, seller, team in (
+        ("lead", "sam", "emea"),
+        ("apac", "olga", "apac"),
+        ("direct", "sam", None),
+        ("unassigned", None, None),
+    ):
         body = {**LEAD, "external_id": name}
         lead_id = (await http.post("/v1/leads", json=body, headers=credentials(key)["admin"])).json()["lead"]["lead_id"]
-        if seller is not None and team is not None:
+        if seller is not None:
             app.execute(app.on_assignment_decided, assigned(uuid.UUID(lead_id), seller, team))
         ids[name] = lead_id
     return http, ids, credentials(key)
 
 
-async def assignment_world(worker: StoreWorker) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, dict[str, str]]]:
-    """A fresh assignment with sam (emea) and olga (apac), and one lead placed with each."""
+async def assignment_world(
+    worker: StoreWorker, *, self_assignment: bool = True
+) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, dict[str, str]]]:
+    """A fresh assignment with sam (emea) and olga (apac), one lead placed with each, one with
+    sam in no team, and one waiting in the unassigned queue."""
     s = Scenario()
+    waiting = s.lead("waiting")  # before any seller exists: it waits in the unassigned queue
     s.seller("sam", teams=["emea"]).seller("olga", teams=["apac"])
     s.rules({"name": "emea", "target": {"kind": "team", "team_id": "emea"}, "method": "round_robin"}, activate=False)
-    lead, apac = s.lead("lead"), s.lead("apac")
+    lead, apac, direct = s.lead("lead"), s.lead("apac"), s.lead("direct")
     s.app.execute(s.app.assign_by_hand, lead, seller_id="sam", team_id="emea", reason="setup")
     s.app.execute(s.app.assign_by_hand, apac, seller_id="olga", team_id="apac", reason="setup")
+    s.app.execute(s.app.assign_by_hand, direct, seller_id="sam", team_id=None, reason="setup")
     _, key = s.app.execute(create_api_key, "crm", ["leads:write"], "test")
-    api = assignment_api(s.app, worker, {}, s.read_model, authenticator(s.app, worker))
+    api = assignment_api(s.app, worker, {}, s.read_model, authenticator(s.app, worker), self_assignment=self_assignment)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://assignment")
-    return http, {"lead": str(lead), "apac": str(apac)}, credentials(key)
+    return (
+        http,
+        {"lead": str(lead), "apac": str(apac), "direct": str(direct), "waiting": str(waiting)},
+        credentials(key),
+    )
 
 
 @pytest.mark.parametrize(("method", "path", "body", "answers"), INTAKE, ids=[f"{m} {p}" for m, p, _, _ in INTAKE])
@@ -246,6 +287,8 @@ def _template(path: str) -> str:
         ("{lead}", "{lead_id}"),
         ("{apac}", "{lead_id}"),
         ("{unassigned}", "{lead_id}"),
+        ("{direct}", "{lead_id}"),
+        ("{waiting}", "{lead_id}"),
         ("/v1/sellers/sam", "/v1/sellers/{seller_id}"),
         ("/v1/sellers/new", "/v1/sellers/{seller_id}"),
         ("/v1/teams/emea", "/v1/teams/{team_id}"),
@@ -261,3 +304,24 @@ def _template(path: str) -> str:
         if concrete in path and not path.endswith("/order"):
             path = path.replace(concrete, template)
     return path
+
+
+async def test_self_assignment_off(worker: StoreWorker) -> None:
+    """The default: sellers neither see nor take leads nobody owns; managers and admins are
+    unaffected."""
+    http, ids, headers = await intake_world(worker, self_assignment=False)
+    try:
+        got = [(await http.get(f"/v1/leads/{ids['unassigned']}", headers=headers[c])).status_code for c in CALLERS]
+        assert got == [200, 404, 404, 404, 403, 403]
+    finally:
+        await http.aclose()
+    http, ids, headers = await assignment_world(worker, self_assignment=False)
+    try:
+        queue = [(await http.get("/v1/queue", headers=headers[c])).status_code for c in CALLERS]
+        assert queue == [200, 200, 403, 403, 403, 403]
+        claim = await http.post(f"/v1/leads/{ids['waiting']}/assignment/claim", headers=headers["own"])
+        assert claim.status_code == 403 and "ASSIGNMENT_SELF_ASSIGNMENT" in claim.json()["detail"]
+        seen = await http.get(f"/v1/leads/{ids['waiting']}/assignment", headers=headers["own"])
+        assert seen.status_code == 404
+    finally:
+        await http.aclose()

@@ -377,8 +377,10 @@ def production_settings(name: str, env: dict[str, str]) -> Any:
 
 
 def _substituted(value: str) -> str:
-    """A compose `${VAR:-default}` / `${VAR:?message}` as deployed with VAR set."""
-    return re.sub(r"\$\{[A-Z_]+:[-?][^}]*\}", "set-at-deploy-time", value)
+    """A compose `${VAR:-default}` as deployed with VAR unset (its default), `${VAR:?message}` as
+    deployed with VAR set."""
+    value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "set-at-deploy-time", value)
 
 
 def strimzi_users() -> set[str]:

@@ -35,5 +35,12 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     if settings.rerun_interval_seconds > 0:
         service.run_job(PeriodicRerun(app, service.worker, service.health, settings.rerun_interval_seconds))
     authenticator = authenticator_for(settings, app, service.worker)
-    service.api = create_api(app, service.worker, service.readiness_checks(), read_model, authenticator)
+    service.api = create_api(
+        app,
+        service.worker,
+        service.readiness_checks(),
+        read_model,
+        authenticator,
+        self_assignment=settings.self_assignment,
+    )
     return service

@@ -19,3 +19,6 @@ class AssignmentSettings(ServiceSettings):
     """May a lead that changes move from one segment to another (it may always join one)?"""
     recycle_excludes_previous_owner: bool = True
     """A recycled lead never goes straight back to the seller who had it."""
+    self_assignment: bool = False
+    """Sellers may list the unassigned pool (`GET /v1/queue`) and take a lead from it
+    (`POST /v1/leads/{id}/assignment/claim`). Set it to the same value as INTAKE_SELF_ASSIGNMENT."""

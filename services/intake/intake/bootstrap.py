@@ -29,5 +29,12 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock | None = None
     service.consume(*stream.subscriptions(app))
     service.publish(*stream.publications(app))
     authenticator = authenticator_for(settings, app, service.worker)
-    service.api = create_api(app, service.worker, service.readiness_checks(), lead_list, authenticator)
+    service.api = create_api(
+        app,
+        service.worker,
+        service.readiness_checks(),
+        lead_list,
+        authenticator,
+        self_assignment=settings.self_assignment,
+    )
     return service

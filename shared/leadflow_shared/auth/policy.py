@@ -9,7 +9,7 @@ be probed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .principal import Principal, Role
@@ -60,6 +60,7 @@ POLICY: Mapping[str, Permission] = {
         _p("rules:simulate", A, M),
         _p("assignments:read", A, M, S, objects=True),
         _p("assignments:assign", A, M),
+        _p("assignments:claim", S, objects=True),
         # referral (partners see their own organisation's referrals only)
         _p("referrals:write", A, PA, KEY, scope="referrals:write"),
         _p("referrals:read", A, PA, PU, objects=True),
@@ -79,13 +80,27 @@ def allowed(principal: Principal, permission: Permission) -> bool:
     return False
 
 
-def lead_visible(principal: Principal, owner_id: str | None, team_id: str | None) -> bool:
+def lead_visible(
+    principal: Principal,
+    owner_id: str | None,
+    team_id: str | None,
+    *,
+    owner_teams: Collection[str] = (),
+    claimable: bool = False,
+) -> bool:
     """May the caller see (and, with the right permission, act on) a lead with this owner?
 
-    Admins: every lead. Sales managers: leads placed in one of their teams. Sellers: the
-    leads they own. Anyone else: none."""
+    Admins: every lead. Sales managers: leads placed in one of their teams, and leads owned by a
+    member of one of them (`owner_teams`: the teams the owner is in). Sellers: the leads they
+    own, and leads in the unassigned pool they may take (`claimable`: the service found that
+    nobody owns it, self-assignment is allowed, and the lead's team, if any, is the seller's).
+    Anyone else: none."""
     if principal.has(Role.ADMIN):
         return True
-    if principal.has(Role.SALES_MANAGER) and team_id is not None and team_id in principal.teams:
+    if principal.has(Role.SALES_MANAGER) and (
+        (team_id is not None and team_id in principal.teams) or not principal.teams.isdisjoint(owner_teams)
+    ):
         return True
-    return principal.has(Role.SELLER) and owner_id is not None and owner_id == principal.subject
+    if not principal.has(Role.SELLER):
+        return False
+    return (owner_id is not None and owner_id == principal.subject) or (owner_id is None and claimable)

@@ -395,6 +395,31 @@ class AssignmentApplication(ServiceApplication):
             seller.take_lead(str(lead_id), now, turn, manual=True)
         return assignment
 
+    def claim(self, uow: UnitOfWork, lead_id: UUID, *, seller_id: str) -> Assignment:
+        """A seller takes a lead from the unassigned pool (self-assignment). Unlike a manager's
+        hand, the seller's capacity and "accepts assignments" count; it is their round-robin turn.
+        Taking a lead one already owns changes nothing."""
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(lead_id)
+        if assignment is None:
+            raise AssignmentNotFound(lead_id)
+        if assignment.seller_id == seller_id:
+            return assignment
+        seller = self.views.seller_to_change(uow, seller_id)
+        seller.check_takes_assignments()
+        seller.check_has_capacity()
+        now = self.clock.now()
+        assignment.claim(seller_id, self.views.roster.teams_of(seller_id), now)
+        uow.add(assignment)
+        uow.flush()
+        turn = max((s.last_turn for s in self.views.states(uow)), default=0) + 1
+        seller.take_lead(str(lead_id), now, turn, manual=False)
+        return assignment
+
+    def seller_teams(self, seller_id: str) -> tuple[str, ...]:
+        """The teams a seller is in now (the object rules: a manager sees their members' leads)."""
+        return self.roster().teams_of(seller_id)
+
     def rerun_waiting(self) -> dict[str, int]:
         """Try every lead in the unassigned queue again, oldest first. No cap per run."""
         waiting = self._reads().waiting_in_arrival_order()

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .assignments import Assignment, AssignmentError, LeadClosed
+from .assignments import Assignment, AssignmentError, LeadClosed, NotInPool
 from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
 from .engine import REASONS, Decision, choose_owner, round_robin_key
 from .holidays import (
@@ -72,6 +72,7 @@ __all__ = [
     "InvalidRuleSet",
     "InvalidSchedule",
     "LeadClosed",
+    "NotInPool",
     "Roster",
     "RuleBook",
     "RuleError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,13 @@ from .engine import Decision
 
 class AssignmentError(Exception):
     """An assignment command broke a rule."""
+
+
+class NotInPool(AssignmentError):
+    def __init__(self, lead_id: UUID, status: str) -> None:
+        super().__init__(
+            f"lead {lead_id} is not in the unassigned pool (it is {status}); someone else may have taken it"
+        )
 
 
 class LeadClosed(AssignmentError):
@@ -108,6 +116,38 @@ class Assignment(Aggregate):
         explanation = {"manual": True, "actor": actor, "reason": reason, "decided_at": at.isoformat()}
         self._decided(
             seller_id, team_id, "manual", at, reason, explanation, True, self.seller_id, self.source, self.external_id
+        )
+
+    def in_pool_for(self, seller_teams: Collection[str]) -> bool:
+        """Is the lead in the unassigned pool a seller in `seller_teams` may take it from? Waiting
+        (in the unassigned queue or a named one), or placed in one of the seller's teams with
+        nobody owning it."""
+        if self.status == "waiting":
+            return True
+        return self.status == "assigned" and self.seller_id is None and self.team_id in seller_teams
+
+    def claim(self, seller_id: str, seller_teams: Collection[str], at: datetime) -> None:
+        """The seller takes the lead from the unassigned pool (self-assignment)."""
+        self.check_is_open()
+        if not self.in_pool_for(seller_teams):
+            raise NotInPool(self.lead_id, self.status)
+        explanation = {
+            "self_assignment": True,
+            "actor": seller_id,
+            "from_queue": self.queue_id,
+            "decided_at": at.isoformat(),
+        }
+        self._decided(
+            seller_id,
+            self.team_id,
+            "self",
+            at,
+            "taken from the unassigned pool",
+            explanation,
+            True,
+            self.seller_id,
+            self.source,
+            self.external_id,
         )
 
     @event("Decided")

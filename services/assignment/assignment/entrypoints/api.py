@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -35,6 +35,7 @@ from ..domain import (
     RuleSetNotDraft,
     RuleSetNotFound,
     SegmentNotFound,
+    SellerError,
     UnknownTeam,
     availability,
 )
@@ -196,6 +197,7 @@ ERRORS: dict[type[Exception], int] = {
     HolidayListInUse: 409,
     InvalidHolidays: 422,
     AssignmentError: 409,
+    SellerError: 409,
     InvalidRuleSet: 422,
     InvalidCriteria: 422,
     InvalidProfile: 422,
@@ -205,6 +207,7 @@ ERRORS: dict[type[Exception], int] = {
 SellerReader = Annotated[Principal, Depends(require("sellers:read"))]
 AssignmentReader = Annotated[Principal, Depends(require("assignments:read"))]
 Assigner = Annotated[Principal, Depends(require("assignments:assign"))]
+Claimer = Annotated[Principal, Depends(require("assignments:claim"))]
 
 
 def _sees_every_seller(caller: Principal) -> bool:
@@ -223,6 +226,8 @@ def create_api(
     checks: dict[str, Check],
     read_model: AssignmentReadModel,
     authenticator: Authenticator,
+    *,
+    self_assignment: bool = False,
 ) -> FastAPI:
     api = FastAPI(title="leadflow assignment", version="0.3.0")
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, per_path=BODY_LIMITS)
@@ -242,6 +247,19 @@ def create_api(
 
     async def execute(use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await worker.call(app.execute, use_case, *args, **kwargs)
+
+    async def may_see(caller: Principal, assignment: Any) -> None:
+        """The policy's lead rule; a lead the caller may not see is answered as if it did not exist."""
+        owner_teams: tuple[str, ...] = ()
+        claimable = False
+        if caller.has(Role.SALES_MANAGER) and assignment.seller_id is not None:
+            owner_teams = await call(app.seller_teams, assignment.seller_id)
+        if caller.has(Role.SELLER) and self_assignment and assignment.seller_id is None:
+            claimable = assignment.in_pool_for(await call(app.seller_teams, caller.subject))
+        if not lead_visible(
+            caller, assignment.seller_id, assignment.team_id, owner_teams=owner_teams, claimable=claimable
+        ):
+            raise AssignmentNotFound(assignment.lead_id)
 
     # -- sellers and teams --
 
@@ -445,8 +463,7 @@ def create_api(
         `as_of` answers as the lead's stream had recorded it then: the owner and the decision in
         force at that moment, and only the decisions made by then."""
         current = await call(app.get_assignment, lead_id)
-        if not lead_visible(caller, current.seller_id, current.team_id):
-            raise AssignmentNotFound(lead_id)
+        await may_see(caller, current)
         if as_of is None:
             assignment = current
         else:
@@ -464,8 +481,8 @@ def create_api(
         """Assign or reassign by hand, with a reason. A sales manager may place leads nobody owns
         and leads placed in one of their teams; an admin, any lead."""
         current = await call(app.get_assignment, lead_id)
-        if current.seller_id is not None and not lead_visible(caller, current.seller_id, current.team_id):
-            raise AssignmentNotFound(lead_id)
+        if current.seller_id is not None:
+            await may_see(caller, current)
         assignment = await execute(
             app.assign_by_hand,
             lead_id,
@@ -476,9 +493,22 @@ def create_api(
         )
         return assignment_view(assignment)
 
-    @api.get("/v1/queue", tags=["assignments"], dependencies=[Depends(require("assignments:assign"))])
-    async def waiting_leads() -> list[dict[str, Any]]:
-        """Leads nobody owns: the unassigned queue (queue_id null) and named queues, oldest first."""
+    @api.post("/v1/leads/{lead_id}/assignment/claim", tags=["assignments"])
+    async def claim(lead_id: UUID, caller: Claimer) -> dict[str, Any]:
+        """A seller takes a lead from the unassigned pool (self-assignment, when the deployment
+        allows it): a waiting lead, or one placed in the seller's team with nobody owning it.
+        Their capacity and "accepts assignments" count. 409 when someone took it first."""
+        if not self_assignment:
+            raise HTTPException(403, detail="self-assignment is not allowed here (ASSIGNMENT_SELF_ASSIGNMENT)")
+        await may_see(caller, await call(app.get_assignment, lead_id))
+        return assignment_view(await execute(app.claim, lead_id, seller_id=caller.subject))
+
+    @api.get("/v1/queue", tags=["assignments"])
+    async def waiting_leads(caller: AssignmentReader) -> list[dict[str, Any]]:
+        """Leads nobody owns: the unassigned queue (queue_id null) and named queues, oldest first.
+        Sellers see it only where self-assignment is allowed (the leads they may take)."""
+        if not _sees_every_seller(caller) and not self_assignment:
+            raise HTTPException(403, detail="self-assignment is not allowed here (ASSIGNMENT_SELF_ASSIGNMENT)")
         return [_lead_row(r) for r in await asyncio.to_thread(read_model.queue)]
 
     @api.post("/v1/queue/rerun", tags=["assignments"], dependencies=[Depends(require("assignments:assign"))])

@@ -16,24 +16,34 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from leadflow_shared.clock import Clock, SystemClock
-from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1, LeadAssignedV1, LeadType
+from leadflow_shared.contracts import (
+    ContactLifecycleChangedV1,
+    InboundLeadV1,
+    LeadAssignedV1,
+    LeadType,
+    TeamMembershipChangedV1,
+)
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
+    ASSIGNED,
     CONTACT_SLA,
     MOVED_TOPICS,
     PERSONAL_DATA,
     SETTINGS_ID,
+    UNASSIGNED,
     ContactIndexEntry,
     Customer,
     DuplicateCustomerPhone,
     Lead,
     LeadSettings,
     SettingRequirement,
+    TeamMembers,
     index_id,
     lead_id_for,
+    team_id_for,
 )
 
 SYSTEM = "system"
@@ -191,6 +201,14 @@ class IntakeApplication(ServiceApplication):
         ):
             uow.add(lead)
 
+    def on_team_membership_changed(self, uow: UnitOfWork, change: TeamMembershipChangedV1) -> None:
+        """assignment's teams changed: keep intake's copy (a manager sees their members' leads)."""
+        team: TeamMembers | None = uow.get(team_id_for(change.team_id))
+        if team is None:
+            team = TeamMembers(change.team_id)
+        team.change(change.added, change.removed, replaced=change.replaced)
+        uow.add(team)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def convert(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, link_to_customer: UUID | None = None) -> UUID:
@@ -341,12 +359,13 @@ class IntakeApplication(ServiceApplication):
         found = self._find(SETTINGS_ID)
         return found if found is not None else LeadSettings.with_defaults()
 
-    def lead_owner(self, lead_id: UUID) -> tuple[str | None, str | None]:
-        """(owner id, team id) of a lead, for the object rules of the caller's access."""
+    def lead_owner(self, lead_id: UUID) -> tuple[str | None, str | None, bool]:
+        """(owner id, team id, in the pool) of a lead, for the object rules of the caller's access.
+        In the pool: open (unassigned, or placed in a team) and nobody owns it."""
         lead = self._find(lead_id)
         if lead is None:
             raise LeadNotFound(lead_id)
-        return lead.owner_id, lead.team_id
+        return lead.owner_id, lead.team_id, lead.owner_id is None and lead.status in (UNASSIGNED, ASSIGNED)
 
     def get_lead(self, lead_id: UUID) -> Lead:
         lead = self._find(lead_id)

@@ -25,6 +25,8 @@ def create_api(
     checks: dict[str, Check],
     read_model: LeadReadModel,
     authenticator: Authenticator,
+    *,
+    self_assignment: bool = False,
 ) -> FastAPI:
     api = FastAPI(
         title="leadflow intake",
@@ -38,6 +40,6 @@ def create_api(
     api.include_router(health_router(checks))
     api.include_router(import_router(app, worker))
     api.include_router(lead_list_router(app, worker, read_model))
-    api.include_router(leads_router(app, worker))
+    api.include_router(leads_router(app, worker, read_model, self_assignment=self_assignment))
     api.include_router(settings_router(app, worker))
     return api

@@ -52,14 +52,15 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
     ) -> dict[str, Any]:
         """Leads of one tab, newest first, with the counts of every tab for the same filters.
 
-        A seller sees only the leads they own, a sales manager only those placed in their teams.
+        A seller sees only the leads they own; a sales manager, those placed in their teams and those
+        their team members own.
         Tabs: `marketplace` (customer inquiries), `qualified` (marketing or sales qualified),
         `favorites` (the caller's), `archived` (converted, closed invalid or merged);
         the first three leave archived leads out, `all` keeps them. Voided leads show only
         with `include_voided=true`. Repeat a filter to match any of its values.
         """
         await _consistent(runner, app, worker, min_position)
-        owner_id, team_id = _scoped(caller, owner_id, team_id)
+        owner_id, team_id, managed_teams = _scoped(caller, owner_id, team_id)
         try:
             filters = LeadFilters(
                 status=tuple(status or ()),
@@ -73,6 +74,7 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
                 created_to=created_to,
                 q=q,
                 include_voided=include_voided,
+                managed_teams=managed_teams,
             )
             page = await asyncio.to_thread(
                 leads.page, filters=filters, tab=tab, user_id=caller.actor, limit=limit, cursor=cursor
@@ -115,13 +117,15 @@ NOBODY = "\x00nobody"
 """A filter value no lead has: the caller may see no lead of those asked for."""
 
 
-def _scoped(caller: Principal, owner_id: list[str] | None, team_id: list[str] | None) -> tuple[list[str], list[str]]:
-    """The owner and team filters narrowed to what the caller may see (the policy's lead rule)."""
+def _scoped(
+    caller: Principal, owner_id: list[str] | None, team_id: list[str] | None
+) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """The owner and team filters, and the teams a manager's view is limited to (the policy's lead
+    rule): a manager sees leads placed in their teams and leads their team members own."""
     if caller.has(Role.ADMIN):
-        return owner_id or [], team_id or []
+        return owner_id or [], team_id or [], ()
     if caller.has(Role.SALES_MANAGER):
-        teams = [t for t in (team_id or sorted(caller.teams)) if t in caller.teams]
-        return owner_id or [], teams or [NOBODY]
+        return owner_id or [], team_id or [], tuple(sorted(caller.teams)) or (NOBODY,)
     if owner_id and caller.subject not in owner_id:
-        return [NOBODY], team_id or []
-    return [caller.subject], team_id or []
+        return [NOBODY], team_id or [], ()
+    return [caller.subject], team_id or [], ()

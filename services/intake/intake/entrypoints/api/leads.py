@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadflow_shared.auth import Principal, lead_visible
+from leadflow_shared.auth import Principal, Role, lead_visible
 from leadflow_shared.auth.http import require
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf, only_query_params
 
 from ...application import IntakeApplication, LeadNotFound
-from ...projections import event_view, lead_view
+from ...projections import LeadReadModel, event_view, lead_view
 
 Creator = Annotated[Principal, Depends(require("leads:create"))]
 ContactSync = Annotated[Principal, Depends(require("contacts:write"))]
@@ -78,7 +79,9 @@ class Merge(Body):
     merged_lead_id: UUID
 
 
-def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
+def leads_router(
+    app: IntakeApplication, worker: StoreWorker, read_model: LeadReadModel, *, self_assignment: bool = False
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["leads"])
 
     async def view(lead_id: UUID) -> dict[str, Any]:
@@ -86,8 +89,14 @@ def leads_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
 
     async def may(caller: Principal, lead_id: UUID) -> None:
         """A lead the caller may not see is answered exactly like one that does not exist."""
-        owner_id, team_id = await worker.call(app.lead_owner, lead_id)
-        if not lead_visible(caller, owner_id, team_id):
+        owner_id, team_id, unassigned = await worker.call(app.lead_owner, lead_id)
+        owner_teams: frozenset[str] = frozenset()
+        claimable = False
+        if caller.has(Role.SALES_MANAGER) and owner_id is not None:
+            owner_teams = await asyncio.to_thread(read_model.teams_of, owner_id)
+        if caller.has(Role.SELLER) and self_assignment and unassigned:
+            claimable = team_id is None or team_id in await asyncio.to_thread(read_model.teams_of, caller.subject)
+        if not lead_visible(caller, owner_id, team_id, owner_teams=owner_teams, claimable=claimable):
             raise LeadNotFound(lead_id)
 
     @router.post("/leads", status_code=status.HTTP_201_CREATED)
