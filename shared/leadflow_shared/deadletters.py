@@ -111,8 +111,9 @@ def _b64(value: bytes | None) -> str | None:
 
 
 Send = Callable[..., Awaitable[Any]]
-Sealer = Callable[[DeadLetter], Awaitable[DeadLetter]]
 """`(value, topic, key=..., headers=...)` → awaitable: a FastStream publisher's publish."""
+Sealer = Callable[[DeadLetter], Awaitable[DeadLetter]]
+"""A dead letter → the same, sealed (the consumer's, on the store thread)."""
 
 
 class DeadLetterPublisher:

@@ -181,8 +181,7 @@ class DataKeys:
         key = self.for_writing(subject)
         if key is None:
             raise SubjectErased(f"data subject {subject} was erased")
-        nonce = os.urandom(_NONCE)
-        return nonce + AESGCM(key).encrypt(nonce, plaintext, subject.bytes)
+        return _encrypt(key, subject, plaintext)
 
     def open(self, subject: UUID, sealed: bytes) -> bytes | None:
         """The plaintext, or None once the subject's key is destroyed (or it has none)."""
@@ -193,6 +192,12 @@ class DataKeys:
             return AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], subject.bytes)
         except InvalidTag:
             return None
+
+
+def _encrypt(key: bytes, subject: UUID, plaintext: bytes) -> bytes:
+    """A fresh nonce + the AES-GCM ciphertext, bound to the subject (associated data)."""
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, subject.bytes)
 
 
 # -- event states -------------------------------------------------------------------------
@@ -228,8 +233,7 @@ def _marker(value: Any, erased: Any, subject: UUID, key: bytes | None) -> dict[s
     if erased is not None:
         marker["e"] = erased
     if key is not None:  # an erased subject's new personal data is not stored at all
-        nonce = os.urandom(_NONCE)
-        sealed = nonce + AESGCM(key).encrypt(nonce, json.dumps(value, separators=(",", ":")).encode(), subject.bytes)
+        sealed = _encrypt(key, subject, json.dumps(value, separators=(",", ":")).encode())
         marker[MARK] = base64.b64encode(sealed).decode()
     return marker
 

@@ -653,33 +653,27 @@ class PersonalDataMapper(Mapper[UUID]):
     keys: DataKeys
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        cls = type(domain_event)
-        state = dict(vars(domain_event))
-        if cls is Snapshot or isinstance(domain_event, Snapshot):
+        state = self._sealed_state(domain_event)
+        if state is None:
+            return super().to_stored_event(domain_event)
+        stand_in = object.__new__(type(domain_event))  # the same event, its personal values sealed
+        object.__setattr__(stand_in, "__dict__", state)
+        return super().to_stored_event(stand_in)
+
+    def _sealed_state(self, domain_event: Any) -> dict[str, Any] | None:
+        """The event's state with its declared personal values sealed (None: it has none)."""
+        state = vars(domain_event)
+        if isinstance(domain_event, Snapshot):
             spec = self.personal.of_snapshot(state.get("topic", ""))
-            if spec is not None:
-                subject = spec.subject(state["originator_id"], state["state"])
-                if subject is not None:
-                    state["state"] = encrypt_paths(state["state"], spec, subject, self.keys)
-        else:
-            spec = self.personal.of_event(cls)
-            if spec is not None:
-                subject = spec.subject(state["originator_id"], state)
-                if subject is not None:
-                    state = encrypt_paths(state, spec, subject, self.keys)
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        class_version = getattr(cls, "class_version", 1)
-        if class_version > 1:
-            state["class_version"] = class_version
-        stored_state = self.transcoder.encode(state)
-        if self.compressor:
-            stored_state = self.compressor.compress(stored_state)
-        if self.cipher:
-            stored_state = self.cipher.encrypt(stored_state)
-        return StoredEvent(
-            originator_id=originator_id, originator_version=originator_version, topic=get_topic(cls), state=stored_state
-        )
+            subject = spec.subject(state["originator_id"], state["state"]) if spec is not None else None
+            if spec is None or subject is None:
+                return None
+            return {**state, "state": encrypt_paths(state["state"], spec, subject, self.keys)}
+        spec = self.personal.of_event(type(domain_event))
+        subject = spec.subject(state["originator_id"], state) if spec is not None else None
+        if spec is None or subject is None:
+            return None
+        return encrypt_paths(state, spec, subject, self.keys)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)
