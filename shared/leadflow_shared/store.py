@@ -660,6 +660,17 @@ class PersonalDataMapper(Mapper[UUID]):
         object.__setattr__(stand_in, "__dict__", state)
         return super().to_stored_event(stand_in)
 
+    def subjects_of(self, domain_events: Iterable[Any]) -> set[UUID]:
+        """Whose personal data these events hold (their keys are needed to store them)."""
+        subjects = set()
+        for event in domain_events:
+            spec = self.personal.of_event(type(event))
+            if spec is not None:
+                subject = spec.subject(event.originator_id, vars(event))
+                if subject is not None:
+                    subjects.add(subject)
+        return subjects
+
     def _sealed_state(self, domain_event: Any) -> dict[str, Any] | None:
         """The event's state with its declared personal values sealed (None: it has none)."""
         state = vars(domain_event)
@@ -762,6 +773,9 @@ class ServiceApplication(Application[UUID]):
         """The library's recording, with the data keys the events need written in the same
         transaction (and the keys a unit of work destroys)."""
         processing_event.saved_kwargs["keys"] = self.data_keys.begin()
+        mapper = self.mapper
+        assert isinstance(mapper, PersonalDataMapper)
+        self.data_keys.prefetch(mapper.subjects_of(processing_event.events))  # one query a batch
         try:
             recordings = super()._record(processing_event)
         except BaseException:
