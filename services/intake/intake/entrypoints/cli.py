@@ -6,10 +6,15 @@ uses. On SQLite run it while the service is stopped (one writer at a time); on P
 may run beside the service: optimistic concurrency protects every lead.
 
 rebuild-read-models: drop every intake read model and replay the events into it.
+
+redrive-dead-letters: after a fix, send a consumed topic's dead letters back to it; sealed ones
+(the inbound topic's: they hold personal data) are opened with intake's data keys, those of
+erased leads are skipped. May run beside the service (it only reads the key table).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from pathlib import Path
@@ -22,8 +27,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from leadflow_shared.kafka import kafka_security
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
+from leadflow_shared.redrive import redrive
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND, SELLERS_EVENTS
 
 from ..application import IntakeApplication
 from ..application.importing import (
@@ -187,9 +195,45 @@ def rebuild_read_models() -> None:
     console.print(f"done in {time.monotonic() - started:.2f}s")
 
 
+def redrive_dead_letters(
+    topic: Annotated[
+        str, typer.Option(help="the consumed topic whose .dlq to redrive (without the TOPIC_PREFIX)")
+    ] = LEADS_INBOUND,
+) -> None:
+    """Send TOPIC.dlq's dead letters back to TOPIC as they first arrived (run it once the fix is
+    deployed). Sealed letters are opened with intake's data keys; erased or truncated ones are
+    skipped and counted. Running it again repeats nothing."""
+    consumed = (LEADS_INBOUND, ASSIGNMENTS_EVENTS, SELLERS_EVENTS)  # as in entrypoints/stream.py
+    if topic not in consumed:
+        raise typer.BadParameter(f"intake consumes {', '.join(sorted(consumed))}", param_hint="--topic")
+    console = Console()
+    settings = IntakeSettings()
+    app = IntakeApplication(env=settings.eventsourcing_env())
+    try:
+        with console.status("redriving…") as status:
+            report = asyncio.run(
+                redrive(
+                    settings.topic(topic),
+                    settings.bootstrap,
+                    app.data_keys,
+                    security=kafka_security(settings),
+                    progress=lambda r: status.update(
+                        f"redriven {r.redriven}, erased {r.erased}, truncated {r.truncated}"
+                    ),
+                )
+            )
+    finally:
+        app.close()
+    console.print(
+        f"redrove {report.redriven} message(s) from {settings.topic(topic)}.dlq; skipped {report.erased} of "
+        f"erased leads and {report.truncated} stored truncated (their senders have to send them again)"
+    )
+
+
 cli.command("import-leads")(import_leads)
 cli.command("import-template")(import_template)
 cli.command("rebuild-read-models")(rebuild_read_models)
+cli.command("redrive-dead-letters")(redrive_dead_letters)
 
 
 def main() -> None:
