@@ -18,6 +18,27 @@ from leadflow_shared.readstore import ReadStore, SQLiteReadStore
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
+def assigned(
+    lead_id: UUID | str,
+    seller: str | None,
+    team: str | None = None,
+    *,
+    version: int = 2,
+    at: datetime | str = "2026-11-01T10:01:00Z",
+    method: str = "round_robin",
+) -> LeadAssignedV1:
+    """assignment's decision about a lead, as intake consumes it."""
+    return LeadAssignedV1(
+        aggregate_id=lead_id,
+        version=version,
+        lead_id=lead_id,
+        seller_id=seller,
+        team_id=team,
+        method=method,
+        decided_at=at,
+    )
+
+
 def lead_list_of(app: IntakeApplication, read_store: ReadStore | None = None) -> LeadReadModel:
     """intake's lead list for `app`, in the given read store (a private in-memory one by default)."""
     return LeadReadModel.of(ProjectionRunner(app, read_store or SQLiteReadStore.in_memory(), LeadListProjection()))
@@ -49,18 +70,8 @@ class LeadListWorld:
         return self.app.execute(self.app.receive_lead, InboundLeadV1.model_validate(body), via="http").lead_id
 
     def assign(self, lead_id: UUID, seller: str | None = "s1", team: str | None = None) -> None:
-        self.app.execute(
-            self.app.on_assignment_decided,
-            LeadAssignedV1(
-                aggregate_id=lead_id,
-                version=next(self._versions),
-                lead_id=lead_id,
-                seller_id=seller,
-                team_id=team,
-                method="round_robin",
-                decided_at=self.clock.now(),
-            ),
-        )
+        decision = assigned(lead_id, seller, team, version=next(self._versions), at=self.clock.now())
+        self.app.execute(self.app.on_assignment_decided, decision)
 
     def ids(self, tab: str = "all", user: str = "ana", **filters: Any) -> set[UUID]:
         self.model.runner.catch_up()

@@ -26,13 +26,13 @@ import httpx
 import pytest
 from assignment_scenario import Scenario
 from auth_helpers import authenticator, token
-from intake_world import lead_list_of
+from intake_world import assigned, lead_list_of
 
 from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
 from intake.entrypoints.api import create_api as intake_api
 from leadflow_shared.auth.http import PUBLIC_PATHS, create_api_key
-from leadflow_shared.contracts import LeadAssignedV1, TeamMembershipChangedV1
+from leadflow_shared.contracts import TeamMembershipChangedV1
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -147,18 +147,6 @@ def tokens() -> dict[str, dict[str, str]]:
 
 def credentials(key: str) -> dict[str, dict[str, str]]:
     return {**tokens(), "key": {"X-API-Key": key}}
-
-
-def assigned(lead_id: uuid.UUID, seller_id: str, team_id: str | None) -> LeadAssignedV1:
-    return LeadAssignedV1(
-        aggregate_id=lead_id,
-        version=2,
-        lead_id=lead_id,
-        seller_id=seller_id,
-        team_id=team_id,
-        method="round_robin",
-        decided_at="2026-11-01T10:00:00Z",
-    )
 
 
 async def request(http: httpx.AsyncClient, method: str, path: str, body: Any, headers: dict[str, str]) -> int:

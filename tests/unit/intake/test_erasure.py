@@ -13,13 +13,13 @@ from uuid import UUID
 import httpx
 import pytest
 from auth_helpers import authenticator, bearer
-from intake_world import lead_list_of
+from intake_world import assigned, lead_list_of
 
 from intake.application import IntakeApplication
 from intake.domain import IllegalTransition, index_id
 from intake.entrypoints.api import create_api
 from intake.entrypoints.stream import inbound_subject, to_integration_event
-from leadflow_shared.contracts import InboundLeadV1, LeadAssignedV1
+from leadflow_shared.contracts import InboundLeadV1
 from leadflow_shared.deadletters import DeadLetter, InvalidMessage, open_sealed, seal
 from leadflow_shared.readstore import SQLiteReadStore
 from leadflow_shared.store import StoreWorker
@@ -78,18 +78,7 @@ async def test_erasure_leaves_no_readable_copy_and_keeps_the_non_personal_histor
     transport = httpx.ASGITransport(app=api)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=bearer("admin")) as http:
         lead_id = (await http.post("/v1/leads", json=lead_body())).json()["lead"]["lead_id"]
-        app.execute(
-            app.on_assignment_decided,
-            LeadAssignedV1(
-                aggregate_id=lead_id,
-                version=1,
-                lead_id=lead_id,
-                seller_id="sam",
-                team_id="emea",
-                method="round_robin",
-                decided_at="2026-11-01T10:01:00Z",
-            ),
-        )
+        app.execute(app.on_assignment_decided, assigned(lead_id, "sam", "emea", version=1))
         newer = lead_body(occurred_at="2026-11-02T10:00:00Z", score=80)
         assert (await http.post("/v1/leads", json=newer)).json()["outcome"] == "updated"
         assert (await http.post(f"/v1/leads/{lead_id}/follow-ups", json={"note": "tea at 4"})).status_code == 201

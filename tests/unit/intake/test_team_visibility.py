@@ -8,11 +8,11 @@ import uuid
 import httpx
 import pytest
 from auth_helpers import authenticator, bearer
-from intake_world import lead_list_of
+from intake_world import assigned, lead_list_of
 
 from intake.application import IntakeApplication
 from intake.entrypoints.api import create_api
-from leadflow_shared.contracts import LeadAssignedV1, TeamMembershipChangedV1
+from leadflow_shared.contracts import TeamMembershipChangedV1
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -39,16 +39,7 @@ class Intake:
         body = {"source": "web", "external_id": name, "occurred_at": "2026-11-01T10:00:00Z"}
         lead_id: str = (await self.http.post("/v1/leads", json=body, headers=bearer("admin"))).json()["lead"]["lead_id"]
         if seller is not None or team is not None:
-            decision = LeadAssignedV1(
-                aggregate_id=uuid.UUID(lead_id),
-                version=2,
-                lead_id=uuid.UUID(lead_id),
-                seller_id=seller,
-                team_id=team,
-                method="direct",
-                decided_at="2026-11-01T10:00:00Z",
-            )
-            self.app.execute(self.app.on_assignment_decided, decision)
+            self.app.execute(self.app.on_assignment_decided, assigned(lead_id, seller, team, method="direct"))
         return lead_id
 
     def membership(self, team: str, added: list[str], removed: list[str] = [], replaced: bool = False) -> None:  # noqa: B006
