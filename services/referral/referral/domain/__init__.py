@@ -1,4 +1,27 @@
-"""referral's aggregates. Pure: standard library and eventsourcing.domain only.
+"""referral's aggregates. Pure: standard library and eventsourcing.domain only."""
 
-Empty on purpose: the referral features come with their own issue.
-"""
+from .referral import (
+    ACTIONS,
+    ALLOWED,
+    CONTACT_FLAG,
+    EDITABLE,
+    EXPIRY,
+    ActionNotAllowed,
+    MissingDetails,
+    Referral,
+    ReferralError,
+    referral_id_for,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ALLOWED",
+    "CONTACT_FLAG",
+    "EDITABLE",
+    "EXPIRY",
+    "ActionNotAllowed",
+    "MissingDetails",
+    "Referral",
+    "ReferralError",
+    "referral_id_for",
+]
