@@ -106,6 +106,14 @@ class Incoming:
 
 def decode(subscription: Subscription, incoming: Incoming) -> Incoming:
     """Fill in type, message and ordering data, or `invalid` with the reason."""
+    if not subscription.ordered and subscription.unknown_types == "skip":
+        # Another service's event on a shared topic, in binary mode: its type header says it is
+        # not one of ours, so its value is not even parsed (only tracked and skipped).
+        raw_type = next((v for k, v in incoming.headers if k.lower() == "ce_type"), None)
+        header_type = raw_type.decode("utf-8", "replace") if raw_type is not None else None
+        if header_type is not None and header_type not in subscription.routes:
+            incoming.type = header_type
+            return incoming
     try:
         env = envelope.read(incoming.value, incoming.headers, max_bytes=subscription.max_bytes)
         ce_type = env.type if env.mode != "bare" else subscription.bare_type

@@ -27,7 +27,8 @@ def dead_letter_topic(topic: str) -> str:
 
 
 ALL_TOPICS = LEAD_TOPICS + tuple(
-    dead_letter_topic(t) for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_INBOUND)
+    dead_letter_topic(t)
+    for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_INBOUND, REFERRALS_EVENTS)
 )
 
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {

@@ -12,6 +12,7 @@ from assignment_scenario import Scenario
 from auth_helpers import authenticator, token
 from hypothesis import HealthCheck, settings
 from intake_world import lead_list_of
+from referral_world import referral_list_of
 
 from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
@@ -37,7 +38,7 @@ APIS = {
         _scenario.app, _worker, {}, _scenario.read_model, authenticator(_scenario.app, _worker)
     ),
     "sequence": sequence_api(_sequence, _worker, {}, authenticator(_sequence, _worker)),
-    "referral": referral_api(_referral, _worker, {}, authenticator(_referral, _worker)),
+    "referral": referral_api(_referral, _worker, {}, referral_list_of(_referral), authenticator(_referral, _worker)),
 }
 ADMIN = {"Authorization": f"Bearer {token('admin', sub='schemathesis')}"}
 _run = settings(

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from intake_world import lead_list_of
+from referral_world import referral_list_of
 
 from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
@@ -53,7 +54,7 @@ def services() -> AsyncIterator[dict[str, FastAPI]]:
             scenario.app, worker, {}, scenario.read_model, authenticator(scenario.app, worker)
         ),
         "sequence": sequence_api(sequence, worker, {}, authenticator(sequence, worker)),
-        "referral": referral_api(referral, worker, {}, authenticator(referral, worker)),
+        "referral": referral_api(referral, worker, {}, referral_list_of(referral), authenticator(referral, worker)),
     }
     worker.shutdown()
 

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from leadflow_shared.settings import ServiceSettings
@@ -8,3 +9,5 @@ class ReferralSettings(ServiceSettings):
 
     service_name: str = "referral"
     http_port: int = 8004
+    answer_within_days: float = Field(default=14, gt=0, le=365)
+    """A referral nobody accepts or declines within this long expires (a durable deadline)."""

@@ -62,8 +62,11 @@ POLICY: Mapping[str, Permission] = {
         _p("assignments:assign", A, M),
         _p("assignments:claim", S, objects=True),
         # referral (partners see their own organisation's referrals only)
-        _p("referrals:write", A, PA, KEY, scope="referrals:write"),
+        _p("referrals:receive", A, KEY, scope="referrals:write"),
         _p("referrals:read", A, PA, PU, objects=True),
+        _p("referrals:work", A, PA, PU, objects=True),
+        _p("referrals:team", A, PA, objects=True),
+        _p("referrals:settings", A, PA),
         # every service
         _p("api-keys:manage", A),
     )
@@ -104,3 +107,15 @@ def lead_visible(
     if not principal.has(Role.SELLER):
         return False
     return (owner_id is not None and owner_id == principal.subject) or (owner_id is None and claimable)
+
+
+def referral_visible(principal: Principal, target_org: str) -> bool:
+    """May the caller see (and, with the right permission, act on) a referral for `target_org`?
+    Admins: every referral. A partner's admins and users: their own organisation's only."""
+    if principal.has(Role.ADMIN):
+        return True
+    return (
+        principal.org is not None
+        and principal.org == target_org
+        and (principal.has(Role.PARTNER_ADMIN) or principal.has(Role.PARTNER_USER))
+    )

@@ -31,24 +31,43 @@ from .leads import (
     LeadStatusChangedV1,
     LeadUpdatedV1,
 )
+from .referrals import (
+    REFERRAL_EVENTS,
+    InboundReferralV1,
+    Qualification,
+    ReferralAcceptedV1,
+    ReferralContactFlagChangedV1,
+    ReferralDeclinedV1,
+    ReferralEventV1,
+    ReferralExpiredV1,
+    ReferralLostV1,
+    ReferralReceivedV1,
+    ReferralTeamMemberAddedV1,
+    ReferralUpdatedV1,
+    ReferralWonV1,
+)
 from .sellers import TeamMembershipChangedV1
 
-INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {
-    model.cloudevents_type: model
-    for model in (
-        LeadReceivedV1,
-        LeadUpdatedV1,
-        LeadStatusChangedV1,
-        LeadDeletedV1,
-        LeadChangedV1,
-        LeadAssignedV1,
-        LeadAwaitingAssignmentV1,
-        TeamMembershipChangedV1,
-    )
-}
+_PUBLISHED: tuple[type[IntegrationEvent], ...] = (
+    LeadReceivedV1,
+    LeadUpdatedV1,
+    LeadStatusChangedV1,
+    LeadDeletedV1,
+    LeadChangedV1,
+    LeadAssignedV1,
+    LeadAwaitingAssignmentV1,
+    TeamMembershipChangedV1,
+    *REFERRAL_EVENTS,
+)
+INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {model.cloudevents_type: model for model in _PUBLISHED}
 """CloudEvents type → contract model, for consumers decoding a topic."""
 
-ALL_CONTRACTS: tuple[type[BaseModel], ...] = (InboundLeadV1, ContactLifecycleChangedV1, *INTEGRATION_EVENTS.values())
+ALL_CONTRACTS: tuple[type[BaseModel], ...] = (
+    InboundLeadV1,
+    ContactLifecycleChangedV1,
+    InboundReferralV1,
+    *INTEGRATION_EVENTS.values(),
+)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -60,11 +79,13 @@ __all__ = [
     "ALL_CONTRACTS",
     "INTEGRATION_EVENTS",
     "MAX_INBOUND_BYTES",
+    "REFERRAL_EVENTS",
     "Company",
     "Contact",
     "ContactLifecycleChangedV1",
     "Contract",
     "InboundLeadV1",
+    "InboundReferralV1",
     "IntegrationEvent",
     "LeadAssignedV1",
     "LeadAwaitingAssignmentV1",
@@ -76,6 +97,17 @@ __all__ = [
     "LeadStatusChangedV1",
     "LeadType",
     "LeadUpdatedV1",
+    "Qualification",
+    "ReferralAcceptedV1",
+    "ReferralContactFlagChangedV1",
+    "ReferralDeclinedV1",
+    "ReferralEventV1",
+    "ReferralExpiredV1",
+    "ReferralLostV1",
+    "ReferralReceivedV1",
+    "ReferralTeamMemberAddedV1",
+    "ReferralUpdatedV1",
+    "ReferralWonV1",
     "TeamMembershipChangedV1",
     "json_schemas",
     "normalise_phone",

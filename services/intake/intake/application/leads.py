@@ -14,13 +14,17 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from pydantic import ValidationError
 
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import (
+    Company,
+    Contact,
     ContactLifecycleChangedV1,
     InboundLeadV1,
     LeadAssignedV1,
     LeadType,
+    ReferralAcceptedV1,
     TeamMembershipChangedV1,
 )
 from leadflow_shared.store import ServiceApplication
@@ -47,6 +51,13 @@ from ..domain import (
 )
 
 SYSTEM = "system"
+REFERRAL_SOURCE = "referral"
+"""The `source` of leads made of accepted partner referrals (external id: the referral id)."""
+LEAD_TYPE_OF_REFERRAL = {
+    "direct": LeadType.customer_inquiry,
+    "marketing_qualified": LeadType.marketing_qualified,
+    "sales_qualified": LeadType.sales_qualified,
+}
 CONTACT_PREFIX = "contact:"
 MAX_EXTERNAL_ID = 200
 
@@ -189,6 +200,46 @@ class IntakeApplication(ServiceApplication):
         if uow.get(lead_id) is not None:
             return lead_id  # created once, never again
         return self.receive_lead(uow, inbound, via="auto-create").lead_id
+
+    def on_referral_accepted(self, uow: UnitOfWork, accepted: ReferralAcceptedV1) -> UUID:
+        """A partner accepted a referral: make a lead of the matching type (the push-down), once.
+        The lead's external id is the referral id (and its attributes name it); the referral
+        service learns the lead's id from the LeadReceivedV1 that follows."""
+        customer = accepted.customer
+        person = customer.contacts[0] if customer.contacts else None
+        try:
+            inbound = InboundLeadV1(
+                source=REFERRAL_SOURCE,
+                external_id=str(accepted.referral_id),
+                type=LEAD_TYPE_OF_REFERRAL[accepted.qualification.value],
+                contact=Contact(
+                    first_name=person.first_name, last_name=person.last_name, email=person.email, phone=person.phone
+                )
+                if person
+                else Contact(),
+                company=Company(
+                    name=customer.name,
+                    size_band=customer.size,
+                    country=customer.address.country,
+                    city=customer.address.city,
+                    region=customer.address.state,
+                ),
+                campaign_id=accepted.campaign_id,
+                contact_requested=accepted.contact_requested,
+                occurred_at=accepted.occurred_at,
+                attributes={
+                    "referral_id": str(accepted.referral_id),
+                    "partner_org": accepted.target_org,
+                    "referral_sender": accepted.sender,
+                },
+            )
+        except ValidationError as exc:  # refused (a dead letter), never retried
+            raise SettingRequirement("referral", f"cannot become a lead: {exc.errors()[0]['msg']}") from None
+        return self.receive_lead(uow, inbound, via="referral").lead_id
+
+    @staticmethod
+    def made_of_referral(accepted: ReferralAcceptedV1) -> list[UUID]:
+        return [lead_id_for(REFERRAL_SOURCE, str(accepted.referral_id))]
 
     def on_assignment_decided(self, uow: UnitOfWork, decision: LeadAssignedV1) -> None:
         lead: Lead | None = uow.get(decision.lead_id)

@@ -23,11 +23,12 @@ from leadflow_shared.contracts import (
     LeadStatus,
     LeadStatusChangedV1,
     LeadUpdatedV1,
+    ReferralAcceptedV1,
     TeamMembershipChangedV1,
 )
 from leadflow_shared.relay import Mapper, Publication
 from leadflow_shared.subscriptions import Route, Subscription
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND, SELLERS_EVENTS
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, LEADS_INBOUND, REFERRALS_EVENTS, SELLERS_EVENTS
 
 from ..application import IntakeApplication
 from ..domain import Lead, LeadError, lead_id_for, team_id_for
@@ -81,6 +82,20 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
                     lambda change: [team_id_for(change.team_id)],
                 )
             },
+        ),
+        Subscription(
+            topic=REFERRALS_EVENTS,
+            description="referral's accepted partner referrals: intake makes a lead of each (the push-down; "
+            "source `referral`, external id = the referral id).",
+            routes={
+                ReferralAcceptedV1.cloudevents_type: Route(
+                    ReferralAcceptedV1, app.on_referral_accepted, app.made_of_referral
+                )
+            },
+            # Only the acceptance matters here and it comes once per referral; taking it in twice
+            # is recognised as a re-send, so the other referral events need no ordering.
+            ordered=False,
+            refusals=(LeadError,),
         ),
     ]
 

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from leadflow_shared.deadlines import HasDeadlines
 
 NEW, ACTIVE, CLOSED = "new", "active", "closed"
 RECEIVED, ACCEPTED = "received", "accepted"
@@ -59,16 +61,24 @@ class ActionNotAllowed(ReferralError):
         self.action, self.status, self.substatus, self.allowed = action, status, substatus, allowed
 
 
-class MissingDetails(ReferralError, ValueError):
-    """An action lacks what it requires (HTTP 422 naming the field)."""
+class InvalidInput(ReferralError, ValueError):
+    """Input the referral service cannot use (HTTP 422 naming the field; a dead letter on Kafka)."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
 
 
-class Referral(Aggregate):
-    """A referral sent to one partner organisation (`target_org`)."""
+class MissingDetails(InvalidInput):
+    """An action lacks what it requires."""
+
+
+class Referral(HasDeadlines):
+    """A referral sent to one partner organisation (`target_org`).
+
+    `details` is what the sender sent besides its identity (name, engagement id, type,
+    qualification, customer profile, consent, deal details, requirements, the sender's team,
+    invite context), as JSON; `deal` what the partner said when accepting, and edited since."""
 
     @staticmethod
     def create_id(sender: str, external_reference_id: str, **_: Any) -> UUID:
@@ -99,6 +109,8 @@ class Referral(Aggregate):
         self.contact_urgent = contact_requested
         self.deal: dict[str, Any] = {}
         self.team_members: list[dict[str, Any]] = []
+        self.answered_at: datetime | None = None
+        self.lead_id: UUID | None = None
 
     @classmethod
     def receive(
@@ -112,7 +124,7 @@ class Referral(Aggregate):
         at: datetime,
         answer_within: timedelta = DEFAULT_ANSWER_WITHIN,
     ) -> Referral:
-        return cls(
+        referral = cls(
             sender=sender,
             external_reference_id=external_reference_id,
             target_org=target_org,
@@ -121,6 +133,29 @@ class Referral(Aggregate):
             at=at,
             expires_at=at + answer_within,
         )
+        referral.set_deadline(EXPIRY, referral.expires_at, EXPIRY)
+        if contact_requested:
+            referral.set_deadline(CONTACT_FLAG, at + URGENT_FOR, CONTACT_FLAG)
+        return referral
+
+    # -- what the sender said ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self.details.get("name") or "")
+
+    @property
+    def qualification(self) -> str:
+        return str(self.details.get("qualification") or "direct")
+
+    @property
+    def referral_type(self) -> str:
+        return str(self.details.get("type") or "independent")
+
+    @property
+    def customer(self) -> dict[str, Any]:
+        customer: dict[str, Any] = self.details.get("customer") or {}
+        return customer
 
     # -- the table -------------------------------------------------------------------------
 
@@ -145,29 +180,39 @@ class Referral(Aggregate):
             if not deal.get(field):
                 raise MissingDetails(field, "required to accept")
         self._accepted(deal=dict(deal), actor=actor, at=at)
+        self.cancel_deadline(EXPIRY)
 
     @event("Accepted")
     def _accepted(self, deal: dict[str, Any], actor: str, at: datetime) -> None:
         self.status, self.substatus = ACTIVE, ACCEPTED
         self.deal = deal
-        self.accepted_at = self.updated_at = at
+        self.accepted_at = self.answered_at = self.updated_at = at
 
     def decline(self, reason: str, notes: str | None, actor: str, at: datetime) -> None:
         self.check_allows("decline")
-        self._closed(substatus=DECLINED, reason=reason, notes=notes, actor=actor, at=at)
+        if not reason:
+            raise MissingDetails("reason", "required to decline a referral")
+        self._close(DECLINED, reason, notes, actor, at)
 
     def win(self, actor: str, at: datetime) -> None:
         self.check_allows("won")
-        self._closed(substatus=WON, reason=None, notes=None, actor=actor, at=at)
+        self._close(WON, None, None, actor, at)
 
     def lose(self, reason: str, actor: str, at: datetime) -> None:
         self.check_allows("lost")
         if not reason:
             raise MissingDetails("reason", "required to mark a referral lost")
-        self._closed(substatus=LOST, reason=reason, notes=None, actor=actor, at=at)
+        self._close(LOST, reason, None, actor, at)
+
+    def _close(self, substatus: str, reason: str | None, notes: str | None, actor: str, at: datetime) -> None:
+        self._closed(substatus=substatus, reason=reason, notes=notes, actor=actor, at=at)
+        self.cancel_deadline(EXPIRY)
+        self.cancel_deadline(CONTACT_FLAG)
 
     @event("Closed")
     def _closed(self, substatus: str, reason: str | None, notes: str | None, actor: str, at: datetime) -> None:
+        if self.status == NEW and substatus != EXPIRED:
+            self.answered_at = at
         self.status, self.substatus = CLOSED, substatus
         self.status_reason = reason
         if notes:
@@ -208,7 +253,7 @@ class Referral(Aggregate):
         """The answer deadline passed: closed/expired — unless it was answered (then nothing)."""
         if self.answered or at < self.expires_at:
             return False
-        self._closed(substatus=EXPIRED, reason="no answer in time", notes=None, actor="system", at=at)
+        self._close(EXPIRED, "no answer in time", None, "system", at)
         return True
 
     def end_contact_urgency(self, at: datetime) -> bool:
@@ -217,6 +262,19 @@ class Referral(Aggregate):
             return False
         self._contact_flag_changed(urgent=False, at=at)
         return True
+
+    # -- the lead intake made of it ----------------------------------------------------------------
+
+    def link_lead(self, lead_id: UUID, at: datetime) -> bool:
+        """intake made a lead of the accepted referral (the push-down); False when known already."""
+        if self.lead_id == lead_id:
+            return False
+        self._lead_linked(lead_id=lead_id, at=at)
+        return True
+
+    @event("LeadLinked")
+    def _lead_linked(self, lead_id: UUID, at: datetime) -> None:
+        self.lead_id = lead_id
 
     @event("ContactFlagChanged")
     def _contact_flag_changed(self, urgent: bool, at: datetime) -> None:
