@@ -14,6 +14,8 @@ In one run, on a fresh local broker, beside the raw baselines:
   4. a 1,000,000-row CSV template import through the CLI (SQLite);
   5. time travel: `as_of` reads of a lead with 1,000 events, from a fresh process (snapshots);
   6. 100,000 deadlines due at once, fired by the deadline runner (SQLite).
+  7. referral: referrals taken in per second from referrals.inbound.v1 (a backlog of 20,000).
+  8. referral: 100,000 open referrals expiring at once (≤ 60 s).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -603,6 +605,39 @@ def time_travel(run_dir: Path, results: Results, events: int = 1000) -> None:
     )
 
 
+def referral_figures(run_dir: Path, bootstrap: str | None, inbound: int, expiring: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import referrals
+
+    if bootstrap is not None:
+        say(f"7) referral: {inbound:,} referrals waiting on referrals.inbound.v1, the service started (SQLite)")
+        work = run_dir / "referral-inbound"
+        seconds, stored = asyncio.run(referrals.inbound_throughput(bootstrap, work, inbound, say))
+        results.add(
+            Figure(
+                "referral: referrals taken in from referrals.inbound.v1",
+                stored / seconds,
+                "referrals/s",
+                "",
+                None if stored == inbound else False,
+                f"({stored:,} of {inbound:,} stored in {seconds:.1f}s, start included)",
+            )
+        )
+        return
+    say(f"8) referral: {expiring:,} open referrals expiring at once (SQLite store)")
+    seconds, expired = referrals.expire_all_at_once(run_dir / "referral-expiry", expiring, say)
+    results.add(
+        Figure(
+            f"referral: {expiring:,} open referrals expiring at once, all closed/expired",
+            seconds,
+            "s",
+            "≤ 60",
+            seconds <= 60 and expired == expiring,
+            f"({expired:,} expired, {expired / seconds:,.0f}/s; 10 % also drop their contact flag)",
+        )
+    )
+
+
 def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import deadlines
@@ -703,9 +738,11 @@ def main(argv: list[str] | None = None) -> int:
     args.rates = [100, 500, 1000]
     args.steady_seconds, args.rss_leads, args.grown_leads = 20.0, 100_000, 500_000
     args.import_rows, args.store_events, args.deadlines = 1_000_000, 20_000, 100_000
+    args.referrals, args.expiring = 20_000, 100_000
     if args.quick:
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
         args.import_rows, args.store_events, args.deadlines = 10_000, 2_000, 5_000
+        args.referrals, args.expiring = 2_000, 5_000
     run_dir = run_root() / "bench"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -735,10 +772,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(sqlite_stack(kafka, run_dir / "sqlite-stack", args, results))
         if not args.no_postgres:
             asyncio.run(postgres_stack(kafka, run_dir, args, results))
+        referral_figures(run_dir, kafka.bootstrap, args.referrals, args.expiring, results)
     if not args.skip_import:
         template_import(run_dir, args.import_rows, results)
     time_travel(run_dir, results)
     deadlines_at_once(run_dir, args.deadlines, results)
+    referral_figures(run_dir, None, args.referrals, args.expiring, results)
     if results.latency:
         plot(results.latency, run_dir / "latency.png")
     (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")

@@ -73,9 +73,14 @@ class TeamMember(Body):
 
 
 class PatchOperation(Body):
-    op: str
-    path: str
+    """One RFC 6902 operation (only `replace` and `add` are accepted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    op: Annotated[str, Field(max_length=20)]
+    path: Annotated[str, Field(max_length=200)]
     value: Any = None
+    from_: Annotated[str | None, Field(alias="from", max_length=200)] = None
 
 
 PATCH_VALUES: dict[str, TypeAdapter[Any]] = {
