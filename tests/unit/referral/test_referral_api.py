@@ -162,6 +162,10 @@ async def test_json_patch_changes_only_the_editable_paths_with_replace_or_add(wo
     )
     assert refused.status_code == 422
     assert loc(refused) == [["body", 0, "op"], ["body", 1, "path"], ["body", 2, "value"], ["body", 3, "value"]]
+    moved = await world.http.patch(
+        f"/v1/referrals/{rid}", json=[{"op": "move", "from": "/notes", "path": "/crm_id"}], headers={"If-Match": etag}
+    )
+    assert moved.status_code == 422 and loc(moved) == [["body", 0, "op"]]
     changes = [
         {"op": "replace", "path": "/closing_date", "value": "2027-06-30"},
         {"op": "replace", "path": "/deal_value", "value": {"amount": "15000.50", "currency": "USD"}},

@@ -18,8 +18,6 @@ from pydantic import ValidationError
 
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import (
-    Company,
-    Contact,
     ContactLifecycleChangedV1,
     InboundLeadV1,
     LeadAssignedV1,
@@ -58,6 +56,8 @@ LEAD_TYPE_OF_REFERRAL = {
     "marketing_qualified": LeadType.marketing_qualified,
     "sales_qualified": LeadType.sales_qualified,
 }
+PERSON_FIELDS = {"first_name", "last_name", "email", "phone"}
+"""What a lead's contact takes of a referral's customer contact."""
 CONTACT_PREFIX = "contact:"
 MAX_EXTERNAL_ID = 200
 
@@ -208,30 +208,30 @@ class IntakeApplication(ServiceApplication):
         customer = accepted.customer
         person = customer.contacts[0] if customer.contacts else None
         try:
-            inbound = InboundLeadV1(
-                source=REFERRAL_SOURCE,
-                external_id=str(accepted.referral_id),
-                type=LEAD_TYPE_OF_REFERRAL[accepted.qualification.value],
-                contact=Contact(
-                    first_name=person.first_name, last_name=person.last_name, email=person.email, phone=person.phone
-                )
-                if person
-                else Contact(),
-                company=Company(
-                    name=customer.name,
-                    size_band=customer.size,
-                    country=customer.address.country,
-                    city=customer.address.city,
-                    region=customer.address.state,
-                ),
-                campaign_id=accepted.campaign_id,
-                contact_requested=accepted.contact_requested,
-                occurred_at=accepted.occurred_at,
-                attributes={
-                    "referral_id": str(accepted.referral_id),
-                    "partner_org": accepted.target_org,
-                    "referral_sender": accepted.sender,
-                },
+            inbound = InboundLeadV1.model_validate(
+                {
+                    "source": REFERRAL_SOURCE,
+                    "external_id": str(accepted.referral_id),
+                    "type": LEAD_TYPE_OF_REFERRAL[accepted.qualification.value],
+                    "contact": person.model_dump(include={"first_name", "last_name", "email", "phone"})
+                    if person
+                    else {},
+                    "company": {
+                        "name": customer.name,
+                        "size_band": customer.size,
+                        "country": customer.address.country,
+                        "city": customer.address.city,
+                        "region": customer.address.state,
+                    },
+                    "campaign_id": accepted.campaign_id,
+                    "contact_requested": accepted.contact_requested,
+                    "occurred_at": accepted.occurred_at,
+                    "attributes": {
+                        "referral_id": str(accepted.referral_id),
+                        "partner_org": accepted.target_org,
+                        "referral_sender": accepted.sender,
+                    },
+                }
             )
         except ValidationError as exc:  # refused (a dead letter), never retried
             raise SettingRequirement("referral", f"cannot become a lead: {exc.errors()[0]['msg']}") from None

@@ -171,6 +171,8 @@ class ReferralFacts:
         self._app = app
 
     def __call__(self, event: IntegrationEvent) -> IntegrationEvent:
+        if isinstance(event, ReferralReceivedV1):
+            return event  # made whole from its own domain event: nothing to load
         referral: Referral = self._app.repository.get(event.aggregate_id, version=event.version)
         update: dict[str, Any] = {
             "target_org": referral.target_org,
