@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from leadflow_shared.clock import FixedClock
 from leadflow_shared.deadlines import DeadlineRunner, DeadlinesProjection
+from leadflow_shared.kafka import ensure_topics
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import SQLiteReadStore
 from leadflow_shared.store import StoreWorker
@@ -35,6 +36,7 @@ from referral.domain import Referral
 from referral.settings import ReferralSettings
 
 SENT_AT = "2026-11-02T08:00:00Z"
+PARTITIONS = 6  # the services' default
 
 
 def referral(n: int, batch: str) -> dict[str, Any]:
@@ -60,12 +62,13 @@ def referral(n: int, batch: str) -> dict[str, Any]:
 async def inbound_throughput(bootstrap: str, work: Path, count: int, say: Any = print) -> tuple[float, int]:
     """(seconds, referrals stored) for a backlog of `count` inbound referrals."""
     prefix, batch = f"bench{uuid.uuid4().hex[:6]}.", uuid.uuid4().hex[:6]
+    await ensure_topics(bootstrap, {prefix + "referrals.inbound.v1": PARTITIONS})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
         for start in range(0, count, 1000):
             for n in range(start, min(count, start + 1000)):
-                producer.send(prefix + "referrals.inbound.v1", json.dumps(referral(n, batch)).encode())  # type: ignore[unused-awaitable]
+                await producer.send(prefix + "referrals.inbound.v1", json.dumps(referral(n, batch)).encode())
             await producer.flush()
     finally:
         await producer.stop()
@@ -77,7 +80,7 @@ async def inbound_throughput(bootstrap: str, work: Path, count: int, say: Any = 
         run_dir=work,
         sqlite_path=work / f"referral-{batch}.sqlite",
         consumer_group=f"{prefix}referral",
-        lead_topic_partitions=3,
+        lead_topic_partitions=PARTITIONS,
     )
     service = referral_service(settings)
     app: Any = service.app
