@@ -29,6 +29,7 @@ from ..domain import (
     PERSONAL_DATA,
     DeclineReasons,
     Favorites,
+    InvalidInput,
     Referral,
     ReferralError,
     decline_reasons_id,
@@ -45,6 +46,10 @@ class ReferralNotFound(LookupError):
     def __init__(self, referral_id: UUID, message: str | None = None) -> None:
         super().__init__(message or f"referral {referral_id} not found")
         self.referral_id = referral_id
+
+
+class ReasonNotFound(LookupError):
+    """No such decline reason in the organisation's list (HTTP 404)."""
 
 
 class StaleVersion(ReferralError):
@@ -195,6 +200,27 @@ class ReferralApplication(ServiceApplication):
         """Replace the organisation's list (its order is the order users see)."""
         current = self._decline_reasons(uow, org)
         current.replace(reasons, actor, self.clock.now())
+        uow.add(current)
+        return list(current.reasons)
+
+    def add_decline_reason(
+        self, uow: UnitOfWork, org: str, reason: dict[str, str], *, position: int | None, actor: str
+    ) -> list[dict[str, str]]:
+        """Insert one reason (at `position`, or last); an id already listed is refused."""
+        current = self._decline_reasons(uow, org)
+        if reason["id"] in current.ids():
+            raise InvalidInput("id", f"{reason['id']!r} is in the list already")
+        reasons = list(current.reasons)
+        reasons.insert(len(reasons) if position is None else min(position, len(reasons)), reason)
+        current.replace(reasons, actor, self.clock.now())
+        uow.add(current)
+        return list(current.reasons)
+
+    def remove_decline_reason(self, uow: UnitOfWork, org: str, reason_id: str, *, actor: str) -> list[dict[str, str]]:
+        current = self._decline_reasons(uow, org)
+        if reason_id not in current.ids():
+            raise ReasonNotFound(f"no decline reason {reason_id!r} in {org}'s list")
+        current.replace([r for r in current.reasons if r["id"] != reason_id], actor, self.clock.now())
         uow.add(current)
         return list(current.reasons)
 

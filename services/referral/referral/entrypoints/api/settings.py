@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_shared.auth import Principal
@@ -14,7 +14,6 @@ from leadflow_shared.contracts.base import Identifier
 from leadflow_shared.store import StoreWorker
 
 from ...application import ReferralApplication
-from ...domain import InvalidInput
 from ...domain.settings import MAX_REASONS
 from .access import organisation_of
 
@@ -67,22 +66,20 @@ def settings_router(app: ReferralApplication, worker: StoreWorker) -> APIRouter:
 
     @router.post("/decline-reasons", status_code=status.HTTP_201_CREATED)
     async def add_reason(body: NewReason, caller: Admin, org: Org = None) -> dict[str, Any]:
+        """Add one reason at `position` (0: first), or last."""
         scope = organisation_of(caller, org, required=True)
         assert scope is not None
-        reasons = await worker.call(app.decline_reasons, scope)
-        if body.id in {r["id"] for r in reasons}:
-            raise InvalidInput("id", f"{body.id!r} is in the list already")
-        position = len(reasons) if body.position is None else min(body.position, len(reasons))
-        reasons.insert(position, {"id": body.id, "label": body.label})
-        return await replace(scope, reasons, caller)
+        reason = {"id": body.id, "label": body.label}
+        saved = await worker.call(
+            lambda: app.execute(app.add_decline_reason, scope, reason, position=body.position, actor=caller.actor)
+        )
+        return view(scope, saved)
 
     @router.delete("/decline-reasons/{reason_id}")
     async def remove_reason(reason_id: str, caller: Admin, org: Org = None) -> dict[str, Any]:
         scope = organisation_of(caller, org, required=True)
         assert scope is not None
-        reasons = await worker.call(app.decline_reasons, scope)
-        if reason_id not in {r["id"] for r in reasons}:
-            raise HTTPException(404, detail=f"no decline reason {reason_id!r} in {scope}'s list")
-        return await replace(scope, [r for r in reasons if r["id"] != reason_id], caller)
+        saved = await worker.call(lambda: app.execute(app.remove_decline_reason, scope, reason_id, actor=caller.actor))
+        return view(scope, saved)
 
     return router
