@@ -5,14 +5,11 @@ rebuild-read-models: drop assignment's read model and replay the events into it.
 
 from __future__ import annotations
 
-import time
-
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
+from leadflow_shared.rebuild import rebuild_with_progress
 
 from ..application import AssignmentApplication
 from ..projections import AssignmentsProjection
@@ -21,24 +18,22 @@ from ..settings import AssignmentSettings
 cli = typer.Typer(help="leadflow assignment commands", no_args_is_help=True, add_completion=False)
 
 
+@cli.callback()
+def commands() -> None:
+    """leadflow assignment commands (a group, so a command is named even while it is the only one)."""
+
+
 @cli.command("rebuild-read-models")
 def rebuild_read_models() -> None:
     """Drop and recreate assignment's read-model tables, then replay the event store into them."""
-    console = Console()
     settings = AssignmentSettings()
     app = AssignmentApplication(env=settings.eventsourcing_env())
     runner = ProjectionRunner(app, open_read_store(settings), AssignmentsProjection())
-    started = time.monotonic()
     try:
-        counts = runner.rebuild()
+        rebuild_with_progress(runner, "assignment")
     finally:
         runner.store.close()
         app.close()
-    table = Table("table", "rows", title="assignment read models rebuilt")
-    for name, rows in counts.items():
-        table.add_row(name, str(rows))
-    console.print(table)
-    console.print(f"done in {time.monotonic() - started:.2f}s")
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +29,7 @@ from rich.text import Text
 from leadflow_shared.kafka import kafka_security
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
+from leadflow_shared.rebuild import rebuild_with_progress
 from leadflow_shared.redrive import redrive
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND, SELLERS_EVENTS
 
@@ -170,29 +170,14 @@ def rebuild_read_models() -> None:
     Finds the stores from INTAKE_* settings (SQLite beside the event store, or its PostgreSQL
     database). One transaction: readers keep the old model until the new one is complete.
     """
-    console = Console()
     settings = IntakeSettings()
     app = IntakeApplication(env=settings.eventsourcing_env())
     runner = ProjectionRunner(app, open_read_store(settings), LeadListProjection())
-    started = time.monotonic()
     try:
-        with Progress(
-            TextColumn("[bold]replaying events"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("replay", total=app.recorder.max_notification_id() or 0)
-            counts = runner.rebuild(lambda done, total: progress.update(task, completed=done, total=total))
+        rebuild_with_progress(runner, "intake")
     finally:
         runner.store.close()
         app.close()
-    table = Table("table", "rows", title="intake read models rebuilt")
-    for name, rows in counts.items():
-        table.add_row(name, str(rows))
-    console.print(table)
-    console.print(f"done in {time.monotonic() - started:.2f}s")
 
 
 def redrive_dead_letters(

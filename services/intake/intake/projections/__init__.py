@@ -9,11 +9,12 @@ from uuid import UUID
 
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import ReadStore
+from leadflow_shared.views import event_view
 
 from . import schema
 from .lead_list import LeadListProjection
 from .queries import InvalidQuery, LeadFilters, LeadList, LeadPage
-from .views import event_view, lead_view, settings_view
+from .views import lead_view, settings_view
 
 
 @dataclass

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from leadflow_shared.readstore import Tx
+from leadflow_shared.views import utc_text
 
 from ..domain import ASSIGNED, CLOSED_INVALID, CONVERTED, UNASSIGNED, Lead, TeamMembers
 from . import schema
@@ -27,13 +27,8 @@ ARCHIVED_STATUSES = (CONVERTED, CLOSED_INVALID)
 Row = dict[str, Any]
 
 
-def iso(value: datetime | None) -> str | None:
-    """UTC, microseconds, always the same shape: text order is time order."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+iso = utc_text
+"""UTC, microseconds, always the same shape: text order is time order."""
 
 
 def search_text(first_name: str | None, last_name: str | None, company_name: str | None) -> str:

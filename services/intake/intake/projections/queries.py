@@ -11,8 +11,6 @@ Voided leads are in no tab unless `include_voided`; deleted leads are in none, e
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -20,7 +18,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from leadflow_shared import views
 from leadflow_shared.readstore import ReadStore, Tx
+from leadflow_shared.views import encode_cursor
 
 from .lead_list import iso
 from .schema import FAVORITES, LEAD_COLUMNS, LEADS, TEAM_MEMBERS
@@ -132,23 +132,11 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def encode_cursor(received_at: str, lead_id: str, fingerprint: str) -> str:
-    raw = json.dumps({"r": received_at, "i": lead_id, "f": fingerprint}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str, fingerprint: str) -> tuple[str, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        received_at, lead_id, made_for = str(data["r"]), str(data["i"]), data["f"]
-        UUID(lead_id)
-        datetime.fromisoformat(received_at)
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidQuery("cursor", "not a cursor this list returned") from None
-    if made_for != fingerprint:
-        raise InvalidQuery("cursor", "belongs to a different tab or different filters; start again without it")
-    return received_at, lead_id
+        return views.decode_cursor(cursor, fingerprint)
+    except views.InvalidCursor as exc:
+        raise InvalidQuery("cursor", str(exc)) from None
 
 
 _SELECT_COLUMNS = ", ".join(f"l.{c}" for c in LEAD_COLUMNS)

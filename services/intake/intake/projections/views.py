@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
+
+from leadflow_shared.views import iso_or_none
 
 from ..domain import Lead, LeadSettings
-
-_HIDDEN_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp"}
 
 
 def lead_view(lead: Lead) -> dict[str, Any]:
@@ -35,12 +33,12 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "documents": lead.documents,
         "follow_ups": lead.follow_ups,
         "last_follower": lead.last_follower,
-        "last_follow_up_at": _iso(lead.last_follow_up_at),
+        "last_follow_up_at": iso_or_none(lead.last_follow_up_at),
         "last_follow_up_channel": lead.last_follow_up_channel,
         "contact_requested": bool(lead.details.get("contact_requested")),
         "contact_overdue": lead.contact_overdue,
         "deadlines": {
-            deadline_id: {"due_at": _iso(d["due_at"]), "purpose": d["purpose"], "state": d["state"]}
+            deadline_id: {"due_at": iso_or_none(d["due_at"]), "purpose": d["purpose"], "state": d["state"]}
             for deadline_id, d in lead.deadline_book().items()
         },
         "possible_duplicates": lead.possible_duplicates,
@@ -48,24 +46,11 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "absorbed": lead.absorbed,
         "associations": lead.associations,
         "favorited_by": sorted(lead.favorited_by),
-        "occurred_at": _iso(lead.occurred_at),
-        "received_at": _iso(lead.received_at),
+        "occurred_at": iso_or_none(lead.occurred_at),
+        "received_at": iso_or_none(lead.received_at),
         "received_via": lead.received_via,
         "ignored_updates": lead.ignored_updates,
-        "erased_at": _iso(lead.erased_at),
-    }
-
-
-def event_view(domain_event: Any) -> dict[str, Any]:
-    """One event of a lead's stream: what, when, who, why, and its data."""
-    data = {k: _jsonable(v) for k, v in vars(domain_event).items() if k not in _HIDDEN_EVENT_FIELDS}
-    return {
-        "version": domain_event.originator_version,
-        "type": type(domain_event).__name__,
-        "recorded_at": _iso(domain_event.timestamp),
-        "actor": data.pop("actor", None),
-        "reason": data.get("reason"),
-        "data": data,
+        "erased_at": iso_or_none(lead.erased_at),
     }
 
 
@@ -79,19 +64,3 @@ def settings_view(settings: LeadSettings) -> dict[str, Any]:
         "auto_create_at_lifecycle_stage": settings.auto_create_at_lifecycle_stage,
         "lifecycle_stage_on_association": settings.lifecycle_stage_on_association,
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    return value

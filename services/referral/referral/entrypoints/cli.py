@@ -9,17 +9,15 @@ Both open referral's stores from ReferralSettings (REFERRAL_* environment).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from leadflow_shared.kafka import kafka_security
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
+from leadflow_shared.rebuild import rebuild_with_progress
 from leadflow_shared.redrive import redrive
 from leadflow_shared.topics import LEADS_EVENTS, REFERRALS_INBOUND
 
@@ -33,29 +31,14 @@ cli = typer.Typer(help="leadflow referral commands", no_args_is_help=True, add_c
 def rebuild_read_models() -> None:
     """Drop and recreate the referral list, then replay the whole event store into it (one
     transaction: readers keep the old list until the new one is complete)."""
-    console = Console()
     settings = ReferralSettings()
     app = ReferralApplication(env=settings.eventsourcing_env())
     runner = ProjectionRunner(app, open_read_store(settings), ReferralListProjection())
-    started = time.monotonic()
     try:
-        with Progress(
-            TextColumn("[bold]replaying events"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("replay", total=app.recorder.max_notification_id() or 0)
-            counts = runner.rebuild(lambda done, total: progress.update(task, completed=done, total=total))
+        rebuild_with_progress(runner, "referral")
     finally:
         runner.store.close()
         app.close()
-    table = Table("table", "rows", title="referral read models rebuilt")
-    for name, rows in counts.items():
-        table.add_row(name, str(rows))
-    console.print(table)
-    console.print(f"done in {time.monotonic() - started:.2f}s")
 
 
 def redrive_dead_letters(

@@ -8,10 +8,11 @@ from typing import Any
 
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import ReadStore
+from leadflow_shared.views import event_view
 
 from .queries import InvalidQuery, ReferralFilters, ReferralList, ReferralPage
 from .referral_list import PRIMARY_KEYS, TABLES, ReferralListProjection
-from .views import etag, event_view, referral_view
+from .views import etag, referral_view
 
 
 @dataclass

@@ -12,17 +12,16 @@ A partner's user only ever reads their own organisation's rows (`org`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID
 
+from leadflow_shared import views
 from leadflow_shared.readstore import ReadStore, Tx
+from leadflow_shared.views import encode_cursor
 
 from .referral_list import COLUMNS, FAVORITES, REFERRALS, email_hash, iso
 
@@ -103,22 +102,11 @@ class ReferralPage:
     limit: int
 
 
-def encode_cursor(created_at: str, referral_id: str, fingerprint: str) -> str:
-    raw = json.dumps({"c": created_at, "i": referral_id, "f": fingerprint}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str, fingerprint: str) -> tuple[str, str]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        created_at, referral_id, made_for = str(data["c"]), str(data["i"]), data["f"]
-        UUID(referral_id)
-        datetime.fromisoformat(created_at)
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidQuery("cursor", "not a cursor this list returned") from None
-    if made_for != fingerprint:
-        raise InvalidQuery("cursor", "belongs to a different tab or different filters; start again without it")
-    return created_at, referral_id
+        return views.decode_cursor(cursor, fingerprint)
+    except views.InvalidCursor as exc:
+        raise InvalidQuery("cursor", str(exc)) from None
 
 
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from leadflow_shared.readstore import Tx
+from leadflow_shared.views import utc_text
 
 from ..domain import Favorites, Referral
 
@@ -99,12 +99,7 @@ _SCHEMA_LOCK_KEY = 7_305_113_004
 Row = dict[str, Any]
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+iso = utc_text
 
 
 def email_hash(email: str) -> str:

@@ -1,14 +1,12 @@
-"""Read-side shapes of referral: one referral, one event of its stream."""
+"""Read-side shapes of referral: one referral (an event of its stream: `event_view`, shared)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
+
+from leadflow_shared.views import iso_or_none
 
 from ..domain import Referral
-
-_HIDDEN_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp"}
 
 
 def etag(version: int) -> str:
@@ -44,42 +42,13 @@ def referral_view(referral: Referral) -> dict[str, Any]:
         "deal": referral.deal,
         "team_members": referral.team_members,
         "lead_id": str(referral.lead_id) if referral.lead_id else None,
-        "created_at": _iso(referral.created_at),
-        "updated_at": _iso(referral.updated_at),
-        "expires_at": _iso(referral.expires_at),
-        "accepted_at": _iso(referral.accepted_at),
-        "answered_at": _iso(referral.answered_at),
+        "created_at": iso_or_none(referral.created_at),
+        "updated_at": iso_or_none(referral.updated_at),
+        "expires_at": iso_or_none(referral.expires_at),
+        "accepted_at": iso_or_none(referral.accepted_at),
+        "answered_at": iso_or_none(referral.answered_at),
         "deadlines": {
-            deadline_id: {"due_at": _iso(d["due_at"]), "purpose": d["purpose"], "state": d["state"]}
+            deadline_id: {"due_at": iso_or_none(d["due_at"]), "purpose": d["purpose"], "state": d["state"]}
             for deadline_id, d in referral.deadline_book().items()
         },
     }
-
-
-def event_view(domain_event: Any) -> dict[str, Any]:
-    """One event of a referral's stream: what, when, who, why, and its data."""
-    data = {k: _jsonable(v) for k, v in vars(domain_event).items() if k not in _HIDDEN_EVENT_FIELDS}
-    return {
-        "version": domain_event.originator_version,
-        "type": type(domain_event).__name__,
-        "recorded_at": _iso(domain_event.timestamp),
-        "actor": data.pop("actor", None),
-        "reason": data.get("reason"),
-        "data": data,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    return value
