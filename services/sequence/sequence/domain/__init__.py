@@ -1,4 +1,35 @@
-"""sequence's aggregates. Pure: standard library and eventsourcing.domain only.
+"""sequence's aggregates. Pure: standard library and eventsourcing.domain only."""
 
-Empty on purpose: the sequence features come with their own issue.
-"""
+from .definition import (
+    ACTIVE,
+    CONDITIONS,
+    DRAFT,
+    INACTIVE,
+    MAX_ACTIVE_SEQUENCES,
+    STEP_TYPES,
+    SUPERSEDED,
+    CannotActivate,
+    NotADraft,
+    Problem,
+    SequenceDefinition,
+    SequenceError,
+    problems,
+    walk,
+)
+
+__all__ = [
+    "ACTIVE",
+    "CONDITIONS",
+    "DRAFT",
+    "INACTIVE",
+    "MAX_ACTIVE_SEQUENCES",
+    "STEP_TYPES",
+    "SUPERSEDED",
+    "CannotActivate",
+    "NotADraft",
+    "Problem",
+    "SequenceDefinition",
+    "SequenceError",
+    "problems",
+    "walk",
+]
