@@ -1,4 +1,5 @@
-"""sequence's aggregates. Pure: standard library and eventsourcing.domain only."""
+"""sequence's aggregates and rules. Pure: standard library, eventsourcing.domain and the shared
+business calendar."""
 
 from .definition import (
     ACTIVE,
@@ -16,6 +17,7 @@ from .definition import (
     problems,
     walk,
 )
+from .preview import preview
 
 __all__ = [
     "ACTIVE",
@@ -30,6 +32,7 @@ __all__ = [
     "Problem",
     "SequenceDefinition",
     "SequenceError",
+    "preview",
     "problems",
     "walk",
 ]
