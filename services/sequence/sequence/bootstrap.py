@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leadflow_shared.auth.setup import authenticator_for
+from leadflow_shared.clock import Clock
 from leadflow_shared.runtime import Service
 
 from .application import SequenceApplication
@@ -11,9 +12,9 @@ from .entrypoints.api import create_api
 from .settings import SequenceSettings
 
 
-def bootstrap(settings: SequenceSettings | None = None) -> Service:
+def bootstrap(settings: SequenceSettings | None = None, clock: Clock | None = None) -> Service:
     settings = settings or SequenceSettings()
-    app = SequenceApplication(env=settings.eventsourcing_env())
+    app = SequenceApplication(env=settings.eventsourcing_env(), clock=clock)
     service = Service(settings, app)
     service.consume(*stream.subscriptions(app))
     service.publish(*stream.publications())

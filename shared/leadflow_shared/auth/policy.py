@@ -61,6 +61,9 @@ POLICY: Mapping[str, Permission] = {
         _p("assignments:read", A, M, S, objects=True),
         _p("assignments:assign", A, M),
         _p("assignments:claim", S, objects=True),
+        # sequence
+        _p("sequences:read", A, M, S),
+        _p("sequences:write", A),
         # referral (partners see their own organisation's referrals only)
         _p("referrals:receive", A, KEY, scope="referrals:write"),
         _p("referrals:read", A, PA, PU, objects=True),

@@ -1,6 +1,7 @@
 """sequence's aggregates and rules. Pure: standard library, eventsourcing.domain and the shared
 business calendar."""
 
+from .catalog import CATALOG_ID, Catalog, TooManyActive
 from .definition import (
     ACTIVE,
     CONDITIONS,
@@ -21,6 +22,7 @@ from .preview import preview
 
 __all__ = [
     "ACTIVE",
+    "CATALOG_ID",
     "CONDITIONS",
     "DRAFT",
     "INACTIVE",
@@ -28,10 +30,12 @@ __all__ = [
     "STEP_TYPES",
     "SUPERSEDED",
     "CannotActivate",
+    "Catalog",
     "NotADraft",
     "Problem",
     "SequenceDefinition",
     "SequenceError",
+    "TooManyActive",
     "preview",
     "problems",
     "walk",

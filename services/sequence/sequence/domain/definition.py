@@ -80,10 +80,13 @@ class CannotActivate(SequenceError):
 def walk(steps: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
     """Every step of the tree, depth first, in order."""
     for step in steps:
+        if not isinstance(step, Mapping):
+            continue
         yield step
         if step.get("type") == "condition":
-            yield from walk(step.get("yes") or [])
-            yield from walk(step.get("no") or [])
+            for branch in ("yes", "no"):
+                if isinstance(step.get(branch), list):
+                    yield from walk(step[branch])
 
 
 def problems(steps: Sequence[Mapping[str, Any]], *, sequence_id: UUID | None = None) -> list[Problem]:
@@ -117,6 +120,9 @@ def _check_path(
 ) -> None:
     """Check one list of steps; `before`: the steps on the path before it."""
     for index, step in enumerate(steps):
+        if not isinstance(step, Mapping):
+            found.append(Problem(None, "every step is a JSON object"))
+            continue
         step_id = str(step.get("id") or "")
         kind = step.get("type")
         last = index == len(steps) - 1
