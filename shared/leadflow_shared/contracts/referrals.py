@@ -20,6 +20,9 @@ from .base import Contract, Identifier, IntegrationEvent, LongText, ShortText
 from .inbound import MAX_INBOUND_BYTES, normalise_phone
 
 MAX_REFERRAL_BYTES = MAX_INBOUND_BYTES
+PUSHED_DOWN_SOURCE = "referral"
+"""The `source` of the lead intake makes of an accepted referral (its external id: the referral id);
+the referral service recognises that lead's LeadReceivedV1 by it."""
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 """ISO 3166-1 alpha-2."""
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

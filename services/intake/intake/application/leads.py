@@ -25,6 +25,7 @@ from leadflow_shared.contracts import (
     ReferralAcceptedV1,
     TeamMembershipChangedV1,
 )
+from leadflow_shared.contracts.referrals import PUSHED_DOWN_SOURCE
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
@@ -49,8 +50,6 @@ from ..domain import (
 )
 
 SYSTEM = "system"
-REFERRAL_SOURCE = "referral"
-"""The `source` of leads made of accepted partner referrals (external id: the referral id)."""
 LEAD_TYPE_OF_REFERRAL = {
     "direct": LeadType.customer_inquiry,
     "marketing_qualified": LeadType.marketing_qualified,
@@ -210,7 +209,7 @@ class IntakeApplication(ServiceApplication):
         try:
             inbound = InboundLeadV1.model_validate(
                 {
-                    "source": REFERRAL_SOURCE,
+                    "source": PUSHED_DOWN_SOURCE,
                     "external_id": str(accepted.referral_id),
                     "type": LEAD_TYPE_OF_REFERRAL[accepted.qualification.value],
                     "contact": person.model_dump(include={"first_name", "last_name", "email", "phone"})
@@ -239,7 +238,7 @@ class IntakeApplication(ServiceApplication):
 
     @staticmethod
     def made_of_referral(accepted: ReferralAcceptedV1) -> list[UUID]:
-        return [lead_id_for(REFERRAL_SOURCE, str(accepted.referral_id))]
+        return [lead_id_for(PUSHED_DOWN_SOURCE, str(accepted.referral_id))]
 
     def on_assignment_decided(self, uow: UnitOfWork, decision: LeadAssignedV1) -> None:
         lead: Lead | None = uow.get(decision.lead_id)

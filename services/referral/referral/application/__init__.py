@@ -8,7 +8,7 @@ when the referral has changed since, inside the same unit of work that would cha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from leadflow_shared.clock import Clock, SystemClock
 from leadflow_shared.contracts import InboundReferralV1, LeadReceivedV1
+from leadflow_shared.contracts.referrals import PUSHED_DOWN_SOURCE
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.timetravel import state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
@@ -36,10 +37,6 @@ from ..domain import (
     favorites_id,
     referral_id_for,
 )
-
-SYSTEM = "system"
-PUSHED_DOWN_SOURCE = "referral"
-"""The `source` of the leads intake makes of accepted referrals (their external id: the referral id)."""
 
 
 class ReferralNotFound(LookupError):
@@ -237,18 +234,14 @@ class ReferralApplication(ServiceApplication):
 
     def on_lead_received(self, uow: UnitOfWork, received: LeadReceivedV1) -> None:
         """intake made a lead of an accepted referral: the referral records the lead's id."""
-        if received.source != PUSHED_DOWN_SOURCE:
-            return
-        try:
-            referral_id = UUID(received.external_id)
-        except ValueError:
-            return
-        referral: Referral | None = uow.get(referral_id)
-        if referral is not None and referral.link_lead(received.lead_id, self.clock.now()):
-            uow.add(referral)
+        for referral_id in self.linked_by(received):
+            referral: Referral | None = uow.get(referral_id)
+            if referral is not None and referral.link_lead(received.lead_id, self.clock.now()):
+                uow.add(referral)
 
     @staticmethod
     def linked_by(received: LeadReceivedV1) -> list[UUID]:
+        """The referral a new lead was made of (none unless intake made it of a referral)."""
         if received.source != PUSHED_DOWN_SOURCE:
             return []
         try:
@@ -281,13 +274,6 @@ class ReferralApplication(ServiceApplication):
         self.get_referral(referral_id)
         return list(self.events.get(referral_id))
 
-    def favorites_of(self, user: str) -> set[str]:
-        try:
-            favorites: Favorites = self.latest(favorites_id(user))
-        except AggregateNotFoundError:
-            return set()
-        return set(favorites.referral_ids)
-
     # -- helpers ----------------------------------------------------------------------------------
 
     def _referral(self, uow: UnitOfWork, referral_id: UUID, if_match: int | None) -> Referral:
@@ -301,6 +287,3 @@ class ReferralApplication(ServiceApplication):
     def _decline_reasons(self, uow: UnitOfWork, org: str) -> DeclineReasons:
         reasons: DeclineReasons | None = uow.get(decline_reasons_id(org))
         return reasons if reasons is not None else DeclineReasons.default(org)
-
-    def referral_ids(self, inbound: Iterable[InboundReferralV1]) -> list[UUID]:
-        return [referral_id_for(i.sender, i.external_reference_id) for i in inbound]
