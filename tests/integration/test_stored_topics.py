@@ -123,7 +123,7 @@ def test_an_assignment_store_written_before_the_move_reads_back_the_same(tmp_pat
     relay = OutboxRelay(
         app=app,
         worker=StoreWorker("t"),
-        publication=assignment_publications()[0],
+        publication=assignment_publications(app)[0],
         topic="assignments.events.v1",
         send=_never,
         source="t",

@@ -31,7 +31,7 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     read_model = AssignmentReadModel(service.project(AssignmentsProjection(), open_read_store(settings)))
     app.reads = read_model
     service.consume(*stream.subscriptions(app))
-    service.publish(*stream.publications())
+    service.publish(*stream.publications(app))
     if settings.rerun_interval_seconds > 0:
         service.run_job(PeriodicRerun(app, service.worker, service.health, settings.rerun_interval_seconds))
     authenticator = authenticator_for(settings, app, service.worker)

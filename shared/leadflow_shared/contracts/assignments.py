@@ -17,7 +17,10 @@ class LeadAssignedV1(IntegrationEvent):
     `team_id` is set when the target was a team (or store); `explanation` carries why
     (rule set version, matched rule, segment, candidates, tie-break) where the engine has one.
     `method` is round_robin, load_balancing, direct or manual; a manual (re)assignment
-    carries its `reason`, and a reassignment names the `previous_seller_id`.
+    carries its `reason`, and a reassignment names the `previous_seller_id`. `segment_id` is the
+    segment (its name, as in `PUT /v1/segments/{name}`) the lead was in when the engine decided;
+    null when it was in none, or when a person set the owner (`manual`, `self`: those decisions
+    name no segment). Added to V1 later: older messages lack it.
     """
 
     cloudevents_type: ClassVar[str] = "lead.assigned.v1"
@@ -33,6 +36,7 @@ class LeadAssignedV1(IntegrationEvent):
     explanation: dict[str, Any] = Field(default_factory=dict)
     previous_seller_id: str | None = None
     ruleset_version: int | None = None
+    segment_id: str | None = None
 
 
 class LeadAwaitingAssignmentV1(IntegrationEvent):
