@@ -423,6 +423,14 @@ class IntakeApplication(ServiceApplication):
             raise LeadNotFound(lead_id)
         return lead
 
+    def get_lead_to_contact(self, lead_id: UUID) -> Lead:
+        """A lead whose personal data may still be used to contact the person: not deleted and
+        not erased (an erased lead's contact reads as empty; nobody may write to it again)."""
+        lead = self.get_lead(lead_id)
+        if lead.erased_at is not None:
+            raise LeadNotFound(lead_id, f"lead {lead_id}: the lead's personal data was erased")
+        return lead
+
     def on_deadline(self, uow: UnitOfWork, aggregate: Any, deadline_id: str, purpose: str, at: datetime) -> None:
         """A deadline fired (the deadline runner): apply what it means."""
         if isinstance(aggregate, Lead) and purpose == CONTACT_SLA:

@@ -14,7 +14,7 @@ from leadflow_shared.views import event_view
 from . import schema
 from .lead_list import LeadListProjection
 from .queries import InvalidQuery, LeadFilters, LeadList, LeadPage
-from .views import lead_view, settings_view
+from .views import contact_view, lead_view, settings_view
 
 
 @dataclass
@@ -58,6 +58,7 @@ __all__ = [
     "LeadListProjection",
     "LeadPage",
     "LeadReadModel",
+    "contact_view",
     "event_view",
     "lead_view",
     "settings_view",

@@ -1,4 +1,4 @@
-"""Read-side shapes of intake: one lead, one event, the settings."""
+"""Read-side shapes of intake: one lead, its contact (to address a message), one event, the settings."""
 
 from __future__ import annotations
 
@@ -51,6 +51,33 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "received_via": lead.received_via,
         "ignored_updates": lead.ignored_updates,
         "erased_at": iso_or_none(lead.erased_at),
+    }
+
+
+def contact_view(lead: Lead) -> dict[str, Any]:
+    """A lead's fields to address and render a message to its person: its personal data (email,
+    names, phone, job title, company name) and the non-personal fields a template may use."""
+    contact, details = lead.contact, lead.details
+    names = [n for n in (contact.get("first_name"), contact.get("last_name")) if n]
+    return {
+        "lead_id": str(lead.id),
+        "email": contact.get("email"),
+        "first_name": contact.get("first_name"),
+        "last_name": contact.get("last_name"),
+        "full_name": " ".join(names) or None,
+        "phone": contact.get("phone"),
+        "job_title": contact.get("job_title"),
+        "company_name": lead.company.get("name"),
+        "company": {k: v for k, v in lead.company.items() if k != "name"},
+        "type": lead.lead_type,
+        "score": lead.score,
+        "lifecycle_stage": lead.lifecycle_stage,
+        "product_interest": details.get("product_interest"),
+        "consent": details.get("consent"),
+        "attributes": details.get("attributes", {}),
+        "status": lead.status,
+        "voided": lead.voided,
+        "owner_id": lead.owner_id,
     }
 
 

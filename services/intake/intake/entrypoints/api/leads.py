@@ -16,7 +16,7 @@ from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf, only_query_params
 
 from ...application import IntakeApplication, LeadNotFound
-from ...projections import LeadReadModel, event_view, lead_view
+from ...projections import LeadReadModel, contact_view, event_view, lead_view
 
 Creator = Annotated[Principal, Depends(require("leads:create"))]
 ContactSync = Annotated[Principal, Depends(require("contacts:write"))]
@@ -24,6 +24,7 @@ Reader = Annotated[Principal, Depends(require("leads:read"))]
 Worker = Annotated[Principal, Depends(require("leads:work"))]
 Manager = Annotated[Principal, Depends(require("leads:manage"))]
 Eraser = Annotated[Principal, Depends(require("leads:erase"))]
+Addresser = Annotated[Principal, Depends(require("leads:contact"))]
 
 
 class Body(BaseModel):
@@ -121,6 +122,14 @@ def leads_router(
         if as_of is None:
             return await view(lead_id)
         return lead_view(await worker.call(app.get_lead_as_of, lead_id, as_of)) | {"as_of": as_of.isoformat()}
+
+    @router.get("/leads/{lead_id}/contact")
+    async def get_lead_contact(lead_id: UUID, caller: Addresser) -> dict[str, Any]:
+        """The lead's fields to address and render a message to its person (sequence's mailer,
+        with an API key of scope `leads:contact`): email, names, phone, job title, company name
+        — the personal data `leads.events.v1` never carries — and the non-personal fields a
+        template may use. A deleted lead, or one whose personal data was erased, is 404."""
+        return contact_view(await worker.call(app.get_lead_to_contact, lead_id))
 
     @router.get("/leads/{lead_id}/events")
     async def get_lead_events(lead_id: UUID, caller: Reader) -> list[dict[str, Any]]:
