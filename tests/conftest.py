@@ -29,6 +29,7 @@ except ImportError:
 
 from leadflow_tools import LocalKafka, LocalPostgres, free_port  # noqa: E402
 from leadflow_tools.postgres import PortTaken, create_database, drop_database  # noqa: E402
+from leadflow_tools.smtp import SmtpCatcher  # noqa: E402
 
 LOCAL_POSTGRES_PORT = 55432
 
@@ -173,3 +174,16 @@ def postgres_database(postgres_conninfo: dict[str, Any]) -> Iterator[dict[str, A
         yield {**postgres_conninfo, "dbname": name}
     finally:
         drop_database(postgres_conninfo, name)
+
+
+@pytest.fixture
+def smtp_catcher(tmp_path: Path) -> Iterator[SmtpCatcher]:
+    """An SMTP server on a free port for one test, keeping what it receives (`messages`,
+    `wait_for`) and writing each e-mail to `<tmp_path>/mail/<n>.eml`; `refuse(address)` makes it
+    answer 550 for a recipient."""
+    catcher = SmtpCatcher(tmp_path / "mail")
+    catcher.start()
+    try:
+        yield catcher
+    finally:
+        catcher.stop()

@@ -6,6 +6,7 @@ ASSIGNMENTS_EVENTS = "assignments.events.v1"
 SELLERS_EVENTS = "sellers.events.v1"
 REVENUE_EVENTS = "revenue.events.v1"
 SEQUENCES_EVENTS = "sequences.events.v1"
+SEQUENCES_SIGNALS = "sequences.signals.v1"
 REFERRALS_INBOUND = "referrals.inbound.v1"
 REFERRALS_EVENTS = "referrals.events.v1"
 
@@ -16,6 +17,7 @@ LEAD_TOPICS = (
     SELLERS_EVENTS,
     REVENUE_EVENTS,
     SEQUENCES_EVENTS,
+    SEQUENCES_SIGNALS,
     REFERRALS_INBOUND,
     REFERRALS_EVENTS,
 )
@@ -28,7 +30,15 @@ def dead_letter_topic(topic: str) -> str:
 
 ALL_TOPICS = LEAD_TOPICS + tuple(
     dead_letter_topic(t)
-    for t in (LEADS_INBOUND, LEADS_EVENTS, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_INBOUND, REFERRALS_EVENTS)
+    for t in (
+        LEADS_INBOUND,
+        LEADS_EVENTS,
+        ASSIGNMENTS_EVENTS,
+        SELLERS_EVENTS,
+        SEQUENCES_SIGNALS,
+        REFERRALS_INBOUND,
+        REFERRALS_EVENTS,
+    )
 )
 
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {

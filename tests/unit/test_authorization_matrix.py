@@ -72,6 +72,7 @@ INTAKE = [
     ("POST", "/v1/leads/{lead}/merge", {"merged_lead_id": "{apac}"}, "200 404 403 403 403 403"),
     ("POST", "/v1/leads/{lead}/unmerge", None, "409 409 403 403 403 403"),
     ("POST", "/v1/leads/{apac}/erasure", {"reason": "asked"}, "200 403 403 403 403 403"),
+    ("GET", "/v1/leads/{lead}/contact", None, "200 403 403 403 403 403"),  # keys need scope leads:contact
     ("POST", "/v1/leads/import", "csv", "200 403 403 403 200 403"),
     ("POST", "/v1/contacts/lifecycle-changes", "contact", "200 403 403 403 403 403"),
     ("GET", "/v1/settings/leads", None, "200 200 200 200 403 403"),

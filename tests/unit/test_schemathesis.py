@@ -13,6 +13,7 @@ from auth_helpers import authenticator, token
 from hypothesis import HealthCheck, settings
 from intake_world import lead_list_of
 from referral_world import referral_list_of
+from sequence_world import SequenceWorld
 
 from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
@@ -20,8 +21,6 @@ from intake.entrypoints.api import create_api as intake_api
 from leadflow_shared.store import StoreWorker
 from referral.application import ReferralApplication
 from referral.entrypoints.api import create_api as referral_api
-from sequence.application import SequenceApplication
-from sequence.entrypoints.api import create_api as sequence_api
 
 pytestmark = pytest.mark.unit
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -31,13 +30,13 @@ _worker = StoreWorker("schemathesis")
 _intake = IntakeApplication(env=POPO)
 _lead_list = lead_list_of(_intake)
 _scenario = Scenario()
-_sequence, _referral = SequenceApplication(env=POPO), ReferralApplication(env=POPO)
+_sequence, _referral = SequenceWorld(), ReferralApplication(env=POPO)
 APIS = {
     "intake": intake_api(_intake, _worker, {}, _lead_list, authenticator(_intake, _worker)),
     "assignment": assignment_api(
         _scenario.app, _worker, {}, _scenario.read_model, authenticator(_scenario.app, _worker)
     ),
-    "sequence": sequence_api(_sequence, _worker, {}, authenticator(_sequence, _worker)),
+    "sequence": _sequence.api,
     "referral": referral_api(_referral, _worker, {}, referral_list_of(_referral), authenticator(_referral, _worker)),
 }
 ADMIN = {"Authorization": f"Bearer {token('admin', sub='schemathesis')}"}
@@ -77,6 +76,7 @@ def test_assignment(case: Any) -> None:
 @sequence_schema.parametrize()
 @_run
 def test_sequence(case: Any) -> None:
+    _sequence.read_model.runner.catch_up()
     _no_server_error(case)
 
 

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from intake_world import lead_list_of
 from referral_world import referral_list_of
+from sequence_world import SequenceWorld
 
 from assignment.entrypoints.api import create_api as assignment_api
 from intake.application import IntakeApplication
@@ -32,8 +33,6 @@ from leadflow_shared.auth.http import PUBLIC_PATHS, route_permission
 from leadflow_shared.store import StoreWorker
 from referral.application import ReferralApplication
 from referral.entrypoints.api import create_api as referral_api
-from sequence.application import SequenceApplication
-from sequence.entrypoints.api import create_api as sequence_api
 
 pytestmark = pytest.mark.unit
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -47,13 +46,13 @@ def services() -> AsyncIterator[dict[str, FastAPI]]:
     worker = StoreWorker("security-test")
     intake = IntakeApplication(env=POPO)
     scenario = Scenario()
-    sequence, referral = SequenceApplication(env=POPO), ReferralApplication(env=POPO)
+    sequence, referral = SequenceWorld(), ReferralApplication(env=POPO)
     yield {
         "intake": intake_api(intake, worker, {}, lead_list_of(intake), authenticator(intake, worker)),
         "assignment": assignment_api(
             scenario.app, worker, {}, scenario.read_model, authenticator(scenario.app, worker)
         ),
-        "sequence": sequence_api(sequence, worker, {}, authenticator(sequence, worker)),
+        "sequence": sequence.api,
         "referral": referral_api(referral, worker, {}, referral_list_of(referral), authenticator(referral, worker)),
     }
     worker.shutdown()

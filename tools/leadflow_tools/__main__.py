@@ -2,6 +2,7 @@
 
 python -m leadflow_tools kafka start|stop [--port N]
 python -m leadflow_tools postgres start|stop [--port N] [--databases a,b]
+python -m leadflow_tools smtp start|stop|status [--port N]   (a catcher writing e-mails to .run/mail/)
 python -m leadflow_tools token --role admin [--sub ID] [--org ID] [--team T ...]   (`make token`)
 """
 
@@ -17,6 +18,8 @@ from leadflow_shared.auth import Role, devissuer
 from ._paths import run_root
 from .kafka import LocalKafka
 from .postgres import LocalPostgres
+from .smtp import DEFAULT_PORT as SMTP_PORT
+from .smtp import BackgroundCatcher
 
 DEFAULT_DATABASES = "intake,assignment,sequence,referral"
 
@@ -40,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated databases to create on start (default: {DEFAULT_DATABASES})",
     )
     postgres.add_argument("--timeout", type=float, default=60)
+
+    smtp = services.add_parser("smtp", help="SMTP catcher keeping every e-mail as .run/mail/<n>.eml")
+    smtp.add_argument("action", choices=["start", "stop", "status"])
+    smtp.add_argument("--port", type=int, default=SMTP_PORT)
 
     token = services.add_parser("token", help="a bearer token of the embedded development issuer")
     token.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.INTEGRATION])
@@ -77,6 +84,15 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smtp(args: argparse.Namespace) -> None:
+    catcher = BackgroundCatcher(port=args.port)
+    if args.action == "start":
+        catcher.start()
+    elif args.action == "stop":
+        catcher.stop()
+    print(catcher.status())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = _parser().parse_args(argv)
@@ -84,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args)
     began = time.monotonic()
     try:
-        if args.service == "kafka":
+        if args.service == "smtp":
+            _smtp(args)
+        elif args.service == "kafka":
             kafka = LocalKafka(port=args.port, controller_port=args.controller_port)
             if args.action == "start":
                 kafka.start(timeout=args.timeout)

@@ -2,12 +2,15 @@
 
 `ServiceStack` is reused by the e2e tests and the benchmark: it starts `python -m <service>`
 for intake, assignment, sequence and referral with one environment (broker, run folder,
-ports, topic prefix, SQLite or PostgreSQL stores), waits until every `/readyz` answers 200
-and stops them with SIGTERM (SIGKILL after 10 s). Each service logs to
-`<run_dir>/logs/<service>.log`.
+ports, topic prefix, SQLite or PostgreSQL stores, the SMTP server for sequence's e-mails),
+waits until every `/readyz` answers 200 and stops them with SIGTERM (SIGKILL after 10 s).
+Each service logs to `<run_dir>/logs/<service>.log`. Once intake is ready, the stack gets
+sequence an intake API key of scope `leads:contact` (its mailer reads a lead's personal fields
+from intake at send time), written to `<run_dir>/secrets/sequence-intake.key`.
 
-`python -m leadflow_tools.stack` is `make run`: it starts what is missing, sends
-100 demo leads, prints what happened to them, and runs until Ctrl-C or SIGTERM.
+`python -m leadflow_tools.stack` is `make run`: it starts what is missing (an SMTP catcher
+among them, whose e-mails land in `.run/mail/<n>.eml`), sends 100 demo leads, prints what
+happened to them, and runs until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -37,10 +40,15 @@ from . import demo
 from ._paths import repo_root, run_root
 from .kafka import LocalKafka, _port_open, _tail
 from .postgres import LocalPostgres, create_database, drop_database
+from .smtp import DEFAULT_PORT as SMTP_PORT
+from .smtp import SmtpCatcher, count_captured, mail_folder
 
 SERVICES = ("intake", "assignment", "sequence", "referral")
 DEFAULT_PORTS: Mapping[str, int] = {"intake": 8001, "assignment": 8002, "sequence": 8003, "referral": 8004}
 STOP_TIMEOUT = 10.0
+SMTP_SENDER = "Leadflow <leadflow@localhost>"
+SEQUENCE_INTAKE_SCOPE = "leads:contact"
+"""What sequence's key may do on intake: read a lead's contact to address an e-mail."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class ServiceStack:
         lead_topic_partitions: int | None = None,
         extra_env: Mapping[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        smtp: tuple[str, int] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.run_dir = Path(run_dir)
@@ -98,6 +107,8 @@ class ServiceStack:
         self.lead_topic_partitions = lead_topic_partitions
         self.extra_env = dict(extra_env or {})
         self.services = services
+        self.smtp = smtp
+        """(host, port) of the SMTP server sequence hands its e-mails to (plain, no login)."""
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
@@ -122,6 +133,11 @@ class ServiceStack:
 
     def log_file(self, service: str) -> Path:
         return self.run_dir / "logs" / f"{service}.log"
+
+    @property
+    def sequence_intake_key_file(self) -> Path:
+        """sequence's API key for intake (written once intake is ready; sequence reads it when needed)."""
+        return self.run_dir / "secrets" / "sequence-intake.key"
 
     def pid(self, service: str) -> int | None:
         proc = self._procs.get(service)
@@ -150,6 +166,17 @@ class ServiceStack:
             }
         if service == "assignment" and self.roster_file is not None:
             settings["ROSTER_FILE"] = str(self.roster_file)
+        if service == "sequence" and self.smtp is not None:
+            host, port = self.smtp
+            settings |= {
+                "SMTP_HOST": host,
+                "SMTP_PORT": str(port),
+                "SMTP_STARTTLS": "false",
+                "SMTP_SENDER": SMTP_SENDER,
+            }
+        if service == "sequence" and "intake" in self.ports:
+            settings["INTAKE_URL"] = self.url("intake")
+            settings["INTAKE_API_KEY_FILE"] = str(self.sequence_intake_key_file)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env |= {prefix + key: value for key, value in settings.items()}
         env |= self.extra_env
@@ -164,6 +191,8 @@ class ServiceStack:
             for service in self.services:
                 self.start_service(service)
             self.wait_ready(timeout=timeout)
+            if {"intake", "sequence"} <= set(self.services):
+                self.provision_sequence_key()
         except BaseException:
             self.stop()
             raise
@@ -220,6 +249,23 @@ class ServiceStack:
                 )
             time.sleep(0.2)
 
+    def provision_sequence_key(self) -> Path:
+        """Create an intake API key of scope `leads:contact` for sequence (as an admin of the
+        development issuer) and write it to `sequence_intake_key_file`, mode 0600, atomically. A
+        key already there that intake still takes is kept, so restarts do not pile up keys."""
+        path = self.sequence_intake_key_file
+        with httpx.Client(base_url=self.url("intake"), timeout=5.0) as client:
+            if path.exists() and _intake_takes(client, path.read_text().strip()):
+                return path
+            body = {"name": "sequence mailer", "scopes": [SEQUENCE_INTAKE_SCOPE]}
+            created = _patiently(
+                client, "POST", "/v1/api-keys", json=body, headers=self.headers("admin", "leadflow-stack")
+            )
+            if created.status_code != 201:
+                raise RuntimeError(f"intake refused sequence's API key: {created.status_code} {created.text[:300]}")
+            _write_secret(path, created.json()["key"])
+        return path
+
     def kill(self, service: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Send `sig` to one service and reap it (the chaos tests' crash)."""
         proc = self._procs[service]
@@ -263,6 +309,33 @@ class ServiceStack:
 
     def _log_tail(self, service: str) -> str:
         return f"last lines of {self.log_file(service)}:\n{_tail(self.log_file(service))}"
+
+
+def _patiently(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A request sent again after the Retry-After of a 429 (the services' own rate limit)."""
+    for _ in range(30):
+        response = client.request(method, path, **kwargs)
+        if response.status_code != 429:
+            break
+        time.sleep(float(response.headers.get("retry-after", "1")))
+    return response
+
+
+def _intake_takes(client: httpx.Client, key: str) -> bool:
+    """Does intake accept `key` for a lead's contact? (404 for a lead nobody has: yes.)"""
+    probe = _patiently(client, "GET", f"/v1/leads/{UUID(int=0)}/contact", headers={"X-API-Key": key})
+    return probe.status_code == 404
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Owner-only, and replaced in one step: a reader sees the old value or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    os.replace(partial, path)
 
 
 # -- make run ---------------------------------------------------------------------
@@ -323,6 +396,18 @@ def _stop_postgres(pg: LocalPostgres) -> None:
     pg.stop()
 
 
+def _start_mail_catcher(cleanup: contextlib.ExitStack) -> tuple[str, int]:
+    port = int(os.environ.get("LEADFLOW_SMTP_PORT", str(SMTP_PORT)))
+    if _port_open(port):
+        _say(f"mail: reusing the SMTP server already answering on 127.0.0.1:{port}")
+        return "127.0.0.1", port
+    catcher = SmtpCatcher(mail_folder(), port=port)
+    cleanup.callback(catcher.stop)
+    catcher.start()
+    _say(f"mail: catching sequence's e-mails on 127.0.0.1:{port}, each kept as {_relative(catcher.folder)}/<n>.eml")
+    return catcher.address
+
+
 def _kafka_cluster_id(bootstrap: str) -> str:
     async def describe() -> str:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-stack")
@@ -362,7 +447,9 @@ def _bind_stores_to_cluster(bootstrap: str, postgres: PostgresStores | None) -> 
     marker.write_text(cluster_id + "\n")
 
 
-def _start_services(cleanup: contextlib.ExitStack, bootstrap: str, postgres: PostgresStores | None) -> ServiceStack:
+def _start_services(
+    cleanup: contextlib.ExitStack, bootstrap: str, postgres: PostgresStores | None, smtp: tuple[str, int]
+) -> ServiceStack:
     root = run_root()
     _bind_stores_to_cluster(bootstrap, postgres)
     stack = ServiceStack(
@@ -370,6 +457,7 @@ def _start_services(cleanup: contextlib.ExitStack, bootstrap: str, postgres: Pos
         run_dir=root,
         postgres=postgres,
         roster_file=repo_root() / "deploy" / "demo" / "sellers.json",
+        smtp=smtp,
     )
     store = "PostgreSQL" if postgres else f"SQLite under {_relative(root / 'stores')}"
     _say(f"services: starting {', '.join(SERVICES)} ({store}; logs in {_relative(root / 'logs')})")
@@ -422,6 +510,7 @@ def _print_summary(stack: ServiceStack, result: demo.DemoResult, started_at: flo
     console.print(table)
     for service in stack.services:
         _say(f"{service:<10} {stack.url(service)}/docs")
+    _say(f"captured e-mails: {count_captured(mail_folder())} in {_relative(mail_folder())}")
 
 
 class _PatientTransport(httpx.AsyncBaseTransport):
@@ -489,7 +578,8 @@ def main() -> int:
             bootstrap = _start_kafka(cleanup)
             use_postgres = os.environ.get("LEADFLOW_STORE", "sqlite").lower() == "postgres"
             postgres = _start_postgres(cleanup) if use_postgres else None
-            stack = _start_services(cleanup, bootstrap, postgres)
+            smtp = _start_mail_catcher(cleanup)
+            stack = _start_services(cleanup, bootstrap, postgres, smtp)
             _run_demo(stack, started_at)
             _wait_for_signal()
         except _Stopped as stopped:

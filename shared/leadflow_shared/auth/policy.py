@@ -48,6 +48,8 @@ POLICY: Mapping[str, Permission] = {
         _p("leads:work", A, M, S, objects=True),
         _p("leads:manage", A, M, objects=True),
         _p("leads:erase", A),
+        # a lead's personal fields, to address a message (sequence's mailer): no object rule
+        _p("leads:contact", A, KEY, scope="leads:contact"),
         _p("contacts:write", A, KEY, scope="contacts:write"),
         _p("settings:read", A, M, S),
         _p("settings:write", A),
@@ -64,6 +66,9 @@ POLICY: Mapping[str, Permission] = {
         # sequence
         _p("sequences:read", A, M, S),
         _p("sequences:write", A),
+        _p("sequences:enrol", A, M, S, objects=True),
+        _p("sequences:work", A, M, S, objects=True),
+        _p("sequences:signal", A, KEY, scope="sequences:signal"),
         # referral (partners see their own organisation's referrals only)
         _p("referrals:receive", A, KEY, scope="referrals:write"),
         _p("referrals:read", A, PA, PU, objects=True),

@@ -46,7 +46,24 @@ from .referrals import (
     ReferralUpdatedV1,
     ReferralWonV1,
 )
-from .sellers import TeamMembershipChangedV1
+from .sellers import SellerProfileChangedV1, TeamMembershipChangedV1
+from .sequences import (
+    SEQUENCE_EVENTS,
+    BranchTakenV1,
+    EmailFailedV1,
+    EmailSentV1,
+    EmailSignal,
+    EnrolmentExitedV1,
+    LeadEnrolledV1,
+    OwnerChangedV1,
+    SequenceEventV1,
+    SequenceSignalV1,
+    SmsRequestedV1,
+    StepCompletedV1,
+    StepDueV1,
+    StepSkippedV1,
+    StepSnoozedV1,
+)
 
 _PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     LeadReceivedV1,
@@ -57,7 +74,9 @@ _PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     LeadAssignedV1,
     LeadAwaitingAssignmentV1,
     TeamMembershipChangedV1,
+    SellerProfileChangedV1,
     *REFERRAL_EVENTS,
+    *SEQUENCE_EVENTS,
 )
 INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {model.cloudevents_type: model for model in _PUBLISHED}
 """CloudEvents type → contract model, for consumers decoding a topic."""
@@ -66,6 +85,7 @@ ALL_CONTRACTS: tuple[type[BaseModel], ...] = (
     InboundLeadV1,
     ContactLifecycleChangedV1,
     InboundReferralV1,
+    SequenceSignalV1,
     *INTEGRATION_EVENTS.values(),
 )
 
@@ -80,10 +100,16 @@ __all__ = [
     "INTEGRATION_EVENTS",
     "MAX_INBOUND_BYTES",
     "REFERRAL_EVENTS",
+    "SEQUENCE_EVENTS",
+    "BranchTakenV1",
     "Company",
     "Contact",
     "ContactLifecycleChangedV1",
     "Contract",
+    "EmailFailedV1",
+    "EmailSentV1",
+    "EmailSignal",
+    "EnrolmentExitedV1",
     "InboundLeadV1",
     "InboundReferralV1",
     "IntegrationEvent",
@@ -91,12 +117,14 @@ __all__ = [
     "LeadAwaitingAssignmentV1",
     "LeadChangedV1",
     "LeadDeletedV1",
+    "LeadEnrolledV1",
     "LeadReceivedV1",
     "LeadSnapshot",
     "LeadStatus",
     "LeadStatusChangedV1",
     "LeadType",
     "LeadUpdatedV1",
+    "OwnerChangedV1",
     "Qualification",
     "ReferralAcceptedV1",
     "ReferralContactFlagChangedV1",
@@ -108,6 +136,14 @@ __all__ = [
     "ReferralTeamMemberAddedV1",
     "ReferralUpdatedV1",
     "ReferralWonV1",
+    "SellerProfileChangedV1",
+    "SequenceEventV1",
+    "SequenceSignalV1",
+    "SmsRequestedV1",
+    "StepCompletedV1",
+    "StepDueV1",
+    "StepSkippedV1",
+    "StepSnoozedV1",
     "TeamMembershipChangedV1",
     "json_schemas",
     "normalise_phone",

@@ -9,12 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from auth_helpers import authenticator, bearer
+from auth_helpers import bearer
+from sequence_world import SequenceWorld
 
-from leadflow_shared.store import StoreWorker
-from sequence.application import SequenceApplication
 from sequence.domain import MAX_ACTIVE_SEQUENCES
-from sequence.entrypoints.api import create_api
 
 pytestmark = pytest.mark.unit
 TRADE_SHOW = [{"id": "e1", "type": "email"}, {"id": "w1", "type": "wait", "days": 3}, {"id": "c1", "type": "call"}]
@@ -22,14 +20,9 @@ TRADE_SHOW = [{"id": "e1", "type": "email"}, {"id": "w1", "type": "wait", "days"
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    app = SequenceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    worker = StoreWorker("test")
-    api = create_api(app, worker, {}, authenticator(app, worker))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api), base_url="http://sequence", headers=bearer("admin")
-    ) as client:
-        yield client
-    worker.shutdown()
+    world = SequenceWorld()
+    yield world.http
+    await world.close()
 
 
 async def create(http: httpx.AsyncClient, steps: list[dict[str, Any]], name: str = "Trade show UK") -> str:
@@ -106,3 +99,34 @@ async def test_sellers_read_admins_write(http: httpx.AsyncClient) -> None:
     assert (await http.post(f"/v1/sequences/{sid}/activate", headers=seller)).status_code == 403
     assert (await http.get(f"/v1/sequences/{sid}", headers=bearer("partner_user", org="x"))).status_code == 403
     assert (await http.get("/v1/sequences/00000000-0000-0000-0000-000000000000")).status_code == 404
+
+
+async def test_the_preview_uses_the_sellers_calendar_and_the_organisations_holidays() -> None:
+    world = SequenceWorld()
+    world.seller("kai", time_zone="Asia/Tokyo")
+    sid = await create(world.http, TRADE_SHOW)
+    put = await world.http.put("/v1/settings/holidays", json={"holidays": [{"date": "2026-12-07", "name": "x"}]})
+    assert put.status_code == 200 and put.json()["holidays"][0]["date"] == "2026-12-07"
+    params = {"start": "2026-12-02T10:30:00+09:00", "seller_id": "kai"}
+    body = (await world.http.get(f"/v1/sequences/{sid}/preview", params=params)).json()
+    assert body["time_zone"] == "Asia/Tokyo"  # Thursday, Friday, (Monday off), Tuesday waited
+    assert [s["due_at"] for s in body["steps"]] == [
+        "2026-12-02T10:30:00+09:00",
+        "2026-12-09T09:00:00+09:00",
+        "2026-12-09T09:00:00+09:00",
+    ]
+    bad = await world.http.put("/v1/settings/holidays", json={"holidays": [{"date": "2026-02-30"}]})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "holidays", 0, "date"]
+    await world.close()
+
+
+async def test_segments_link_and_unlink_and_a_deleted_sequence_is_gone(http: httpx.AsyncClient) -> None:
+    sid = await create(http, TRADE_SHOW)
+    linked = await http.put(f"/v1/sequences/{sid}/segments/uk-trade-show")
+    assert linked.status_code == 200 and linked.json()["segments"] == ["uk-trade-show"]
+    assert (await http.put(f"/v1/sequences/{sid}/segments/uk-trade-show")).json()["segments"] == ["uk-trade-show"]
+    assert (await http.put(f"/v1/sequences/{sid}/segments/bad%20id")).status_code == 422
+    assert (await http.delete(f"/v1/sequences/{sid}/segments/uk-trade-show")).json()["segments"] == []
+    assert (await http.delete(f"/v1/sequences/{sid}")).status_code == 204
+    assert (await http.get(f"/v1/sequences/{sid}")).status_code == 404
+    assert (await http.get("/v1/sequences")).json()["items"] == []

@@ -29,7 +29,9 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from leadflow_shared.deadlines import HasDeadlines
 
 DRAFT, ACTIVE, INACTIVE, SUPERSEDED = "draft", "active", "inactive", "superseded"
 ACTIVITIES: Final = ("email", "auto_email", "sms", "auto_sms", "call", "task")
@@ -65,6 +67,10 @@ class SequenceError(Exception):
 
 class NotADraft(SequenceError):
     """Only a draft is edited or activated (HTTP 409)."""
+
+
+class NotActive(SequenceError):
+    """Leads are enrolled in active sequences only (HTTP 409)."""
 
 
 class CannotActivate(SequenceError):
@@ -200,7 +206,12 @@ def _check_condition(
         found.append(Problem(step_id, "lead_stage needs the stage that takes the Yes path"))
 
 
-class SequenceDefinition(Aggregate):
+DISCONNECT = "disconnect-leads"
+"""The deadline (due at once) that disconnects an inactive or deleted sequence's leads: durable, so
+a restart in the middle still disconnects every one."""
+
+
+class SequenceDefinition(HasDeadlines):
     """One sequence: its versions (each a name, description, steps and settings) and their states."""
 
     @event("Created")
@@ -242,7 +253,9 @@ class SequenceDefinition(Aggregate):
 
     @property
     def status(self) -> str:
-        """active if a version is; else draft if one is being written; else inactive."""
+        """deleted; active if a version is; else draft if one is being written; else inactive."""
+        if self.deleted:
+            return "deleted"
         if self.active is not None:
             return ACTIVE
         if self.draft is not None and all(v["status"] == DRAFT for v in self.versions):
@@ -274,15 +287,25 @@ class SequenceDefinition(Aggregate):
             changes = {**changes, "settings": {**SETTINGS_DEFAULTS, **changes["settings"]}}
         target.update(copy.deepcopy(changes))
 
-    def activate(self, actor: str, at: datetime) -> int:
+    def check_enrols(self) -> dict[str, Any]:
+        """The active version, which new enrolments start on (NotActive if there is none)."""
+        if self.deleted or self.active is None:
+            raise NotActive(f"sequence {self.id} is not active: leads are enrolled in active sequences only")
+        return self.active
+
+    def activate(self, actor: str, at: datetime, more_problems: Sequence[Problem] = ()) -> int:
         """Make the draft the active version; returns its number. Raises CannotActivate listing
-        every problem, or NotADraft."""
+        every problem (with `more_problems`, found outside the domain: templates), or NotADraft."""
+        if self.deleted:
+            raise NotADraft("the sequence was deleted")
         draft = self.draft
         if draft is None:
             raise NotADraft("there is no draft to activate")
-        found = problems(draft["steps"], sequence_id=self.id)
+        found = problems(draft["steps"], sequence_id=self.id) + list(more_problems)
         if found:
             raise CannotActivate(found)
+        for deadline_id in list(self.open_deadlines()):  # active again: its leads stay connected
+            self.cancel_deadline(deadline_id)
         self._activated(version=draft["number"], actor=actor, at=at)
         return int(draft["number"])
 
@@ -307,11 +330,31 @@ class SequenceDefinition(Aggregate):
         self._add_version(source["name"], source["description"], source["steps"], source["settings"])
 
     def deactivate(self, actor: str, at: datetime) -> bool:
-        """No version active any more (enrolled leads are disconnected by the application)."""
+        """No version active any more; its enrolled leads are disconnected (the deadline)."""
         if self.active is None:
             return False
         self._deactivated(actor=actor, at=at)
+        self.set_deadline(f"{DISCONNECT}#{len(self.deadline_book()) + 1}", at, DISCONNECT)
         return True
+
+    def delete(self, actor: str, at: datetime) -> bool:
+        """Gone from the catalog for good; its enrolled leads are disconnected (the deadline)."""
+        if self.deleted:
+            return False
+        self._deleted(actor=actor, at=at)
+        self.set_deadline(f"{DISCONNECT}#{len(self.deadline_book()) + 1}", at, DISCONNECT)
+        return True
+
+    @event("Deleted")
+    def _deleted(self, actor: str, at: datetime) -> None:
+        self.deleted = True
+        for v in self.versions:
+            if v["status"] in (ACTIVE, DRAFT):
+                v["status"] = INACTIVE
+
+    def disconnect_again_at(self, at: datetime) -> None:
+        """Some leads were still connected after a disconnecting pass (the read model lagged)."""
+        self.set_deadline(f"{DISCONNECT}#{len(self.deadline_book()) + 1}", at, DISCONNECT)
 
     @event("Deactivated")
     def _deactivated(self, actor: str, at: datetime) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from leadflow_shared.calendars import BusinessCalendar
 
 from .definition import EMAIL_SIGNALS
+from .enrolment import wait_over
 
 Timeline = list[dict[str, Any]]
 
@@ -41,8 +42,7 @@ def _run(
     for step in steps:
         kind = step.get("type")
         if kind == "wait":
-            at = calendar.wait_days(at, int(step.get("days", 0)), skip_non_working=settings["skip_non_working_days"])
-            at += timedelta(hours=int(step.get("hours", 0)))
+            at = wait_over(step, at, calendar, settings)
             timeline.append({"step_id": step["id"], "type": kind, "due_at": at})
             continue
         if kind != "condition":

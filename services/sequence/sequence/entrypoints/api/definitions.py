@@ -1,5 +1,5 @@
-"""sequence's HTTP API: sequence definitions (drafts, activation with every problem listed,
-versions, deactivation, the preview of due times), health and API keys."""
+"""Sequence definitions over HTTP: drafts, activation (422 listing every problem), versions,
+deactivation and deletion, segment links, and the preview of due times on a seller's calendar."""
 
 from __future__ import annotations
 
@@ -7,26 +7,24 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_shared.auth import Principal
-from leadflow_shared.auth.http import Authenticator, require
-from leadflow_shared.auth.setup import secure
+from leadflow_shared.auth.http import require
 from leadflow_shared.calendars import STANDARD_HOURS, BusinessCalendar, InvalidCalendar, zone
 from leadflow_shared.contracts.base import Identifier
-from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
 from leadflow_shared.store import StoreWorker
 
-from ..application import SequenceApplication
-from ..domain import CannotActivate, NotADraft, SequenceDefinition, TooManyActive
-from ..domain.definition import MAX_STEPS
+from ...application import SequenceApplication
+from ...domain import SequenceDefinition
+from ...domain.definition import MAX_STEPS
 
-MAX_BODY_BYTES = 64 * 1024
 Reader = Annotated[Principal, Depends(require("sequences:read"))]
 Writer = Annotated[Principal, Depends(require("sequences:write"))]
 Steps = Annotated[list[dict[str, Any]], Field(max_length=MAX_STEPS)]
+SegmentId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
 
 class Settings(BaseModel):
@@ -57,60 +55,23 @@ class DraftChanges(BaseModel):
     settings: Settings | None = None
 
 
-def sequence_view(sequence: SequenceDefinition) -> dict[str, Any]:
+def sequence_view(sequence: SequenceDefinition, segments: list[str]) -> dict[str, Any]:
     return {
         "sequence_id": str(sequence.id),
         "status": sequence.status,
+        "segments": segments,
         "active_version": (sequence.active or {}).get("number"),
         "draft_version": (sequence.draft or {}).get("number"),
         "versions": sequence.versions,
     }
 
 
-def create_api(
-    app: SequenceApplication, worker: StoreWorker, checks: dict[str, Check], authenticator: Authenticator
-) -> FastAPI:
-    api = FastAPI(
-        title="leadflow sequence",
-        version="0.2.0",
-        description="Dynamics 365-style sequences of follow-up steps. Definitions first; enrolment, "
-        "due work and e-mail delivery follow.",
-    )
-    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    _errors(api)
-    refuse_invalid_values(api)
-    secure(api, authenticator, app, worker)
-    api.include_router(health_router(checks))
-    api.include_router(sequences_router(app, worker))
-    return api
-
-
-def _errors(api: FastAPI) -> None:
-    @api.exception_handler(LookupError)
-    async def not_found(_: Request, exc: LookupError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @api.exception_handler(CannotActivate)
-    async def cannot_activate(_: Request, exc: CannotActivate) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "the draft cannot be activated", "problems": [p.as_dict() for p in exc.problems]},
-            status_code=422,
-        )
-
-    @api.exception_handler(NotADraft)
-    async def not_a_draft(_: Request, exc: NotADraft) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @api.exception_handler(TooManyActive)
-    async def too_many(_: Request, exc: TooManyActive) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-
 def sequences_router(app: SequenceApplication, worker: StoreWorker) -> APIRouter:
     router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
 
     async def view(sequence_id: UUID) -> dict[str, Any]:
-        return sequence_view(await worker.call(app.get_sequence, sequence_id))
+        sequence = await worker.call(app.get_sequence, sequence_id)
+        return sequence_view(sequence, await worker.call(app.segments_of, sequence_id))
 
     @router.post("", status_code=status.HTTP_201_CREATED)
     async def create(body: NewSequence, caller: Writer) -> dict[str, Any]:
@@ -158,7 +119,30 @@ def sequences_router(app: SequenceApplication, worker: StoreWorker) -> APIRouter
 
     @router.post("/{sequence_id}/deactivate")
     async def deactivate(sequence_id: UUID, caller: Writer) -> dict[str, Any]:
+        """No longer active: no new enrolments, and every connected lead is disconnected (cause
+        `sequence_deactivated`, page by page in the background)."""
         await worker.call(lambda: app.execute(app.deactivate, sequence_id, actor=caller.actor))
+        return await view(sequence_id)
+
+    @router.delete("/{sequence_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete(sequence_id: UUID, caller: Writer) -> None:
+        """Gone from the catalog and its segment links; connected leads are disconnected (cause
+        `sequence_deleted`). Its events stay (enrolments still show the steps they walked)."""
+        await worker.call(app.get_sequence, sequence_id)
+        await worker.call(lambda: app.execute(app.delete, sequence_id, actor=caller.actor))
+
+    @router.put("/{sequence_id}/segments/{segment_id}")
+    async def link_segment(sequence_id: UUID, segment_id: SegmentId, caller: Writer) -> dict[str, Any]:
+        """Leads assignment assigns in this segment are enrolled (LeadAssignedV1.segment_id);
+        idempotent."""
+        await worker.call(app.get_sequence, sequence_id)
+        await worker.call(lambda: app.execute(app.link_segment, sequence_id, segment_id, actor=caller.actor, on=True))
+        return await view(sequence_id)
+
+    @router.delete("/{sequence_id}/segments/{segment_id}")
+    async def unlink_segment(sequence_id: UUID, segment_id: SegmentId, caller: Writer) -> dict[str, Any]:
+        await worker.call(app.get_sequence, sequence_id)
+        await worker.call(lambda: app.execute(app.link_segment, sequence_id, segment_id, actor=caller.actor, on=False))
         return await view(sequence_id)
 
     @router.get("/{sequence_id}/preview")
@@ -166,19 +150,31 @@ def sequences_router(app: SequenceApplication, worker: StoreWorker) -> APIRouter
         sequence_id: UUID,
         caller: Reader,
         start: Annotated[datetime, Query(description="when the lead is enrolled (with a time zone)")],
-        time_zone: Annotated[str, Query(max_length=64, description="the calendar's IANA zone")] = "UTC",
+        seller_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        time_zone: Annotated[
+            str | None, Query(max_length=64, description="without seller_id: a Monday-Friday 9-17 calendar here")
+        ] = None,
         version: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     ) -> dict[str, Any]:
-        """Each step's due time (in `time_zone`) for a lead enrolled at `start`, along the shortest path, with a
-        Monday-to-Friday 9:00-17:00 calendar in `time_zone` (sellers' own calendars come with the
-        seller-profile projection)."""
+        """Each step's due time for a lead enrolled at `start`, along the shortest path, on
+        `seller_id`'s calendar (working hours, time zone, out of office, as assignment published
+        them, with the organisation's holidays); without a seller, Monday to Friday 9:00-17:00 in
+        `time_zone` (UTC by default) with the organisation's holidays. Times are shown in the
+        calendar's zone."""
         if start.tzinfo is None:
             return _query_error("start", "needs a time zone (e.g. 2026-12-02T10:30:00+01:00)")
-        try:
-            calendar = BusinessCalendar.from_data(time_zone=time_zone, working_hours=STANDARD_HOURS)
-        except InvalidCalendar as exc:
-            return _query_error("time_zone", str(exc))
-        local = zone(time_zone)
+        if seller_id is not None:
+            calendar = await worker.call(app.calendar_of, seller_id)
+        else:
+            try:
+                calendar = BusinessCalendar.from_data(
+                    time_zone=time_zone or "UTC",
+                    working_hours=STANDARD_HOURS,
+                    holidays=await worker.call(app.holidays),
+                )
+            except InvalidCalendar as exc:
+                return _query_error("time_zone", str(exc))
+        local = zone(calendar.time_zone)
         number, timeline = await worker.call(
             lambda: app.preview(sequence_id, start=start, calendar=calendar, version=version)
         )
@@ -186,7 +182,8 @@ def sequences_router(app: SequenceApplication, worker: StoreWorker) -> APIRouter
             "sequence_id": str(sequence_id),
             "version": number,
             "start": start.isoformat(),
-            "time_zone": time_zone,
+            "seller_id": seller_id,
+            "time_zone": calendar.time_zone,
             "steps": [{**item, "due_at": item["due_at"].astimezone(local).isoformat()} for item in timeline],
         }
 

@@ -1,0 +1,73 @@
+"""What walking an enrolment needs, loaded through the unit of work and kept once built: the plan
+of each activated version (it never changes) and each seller's business calendar (rebuilt when
+the seller's copy or the organisation's holidays change)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from leadflow_shared.calendars import BusinessCalendar, HolidaySet
+from leadflow_shared.unit_of_work import UnitOfWork
+
+from ..domain import (
+    DEFAULT_CALENDAR,
+    HOLIDAYS_ID,
+    Holidays,
+    Plan,
+    SellerCalendar,
+    SequenceDefinition,
+    seller_calendar_id,
+)
+from ..domain.definition import DRAFT
+
+
+class Plans:
+    """Activated versions as Plans, built once each."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._plans: OrderedDict[tuple[UUID, int], Plan] = OrderedDict()
+        self._size = size
+
+    def of(self, uow: UnitOfWork, sequence_id: UUID, version: int) -> Plan:
+        key = (sequence_id, version)
+        plan = self._plans.get(key)
+        if plan is None:
+            sequence: SequenceDefinition = uow.require(sequence_id, lambda: LookupError(f"sequence {sequence_id}"))
+            chosen = sequence.numbered(version)
+            plan = Plan.of(sequence_id, chosen)
+            if chosen["status"] != DRAFT:  # activated: it never changes again
+                self._plans[key] = plan
+                if len(self._plans) > self._size:
+                    self._plans.popitem(last=False)
+        return plan
+
+
+class Calendars:
+    """Each seller's calendar with the organisation's holidays, built once per version of both."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self._built: OrderedDict[tuple[str, int, int], BusinessCalendar] = OrderedDict()
+        self._size = size
+
+    def holidays(self, uow: UnitOfWork) -> tuple[list[dict[str, Any]], int]:
+        holidays: Holidays | None = uow.get(HOLIDAYS_ID)
+        return (holidays.days, holidays.version) if holidays is not None else ([], 0)
+
+    def of(self, uow: UnitOfWork, seller_id: str | None) -> BusinessCalendar:
+        days, holidays_version = self.holidays(uow)
+        seller: SellerCalendar | None = uow.get(seller_calendar_id(seller_id)) if seller_id else None
+        if seller is None:
+            return DEFAULT_CALENDAR.with_holidays(_parsed(days)) if days else DEFAULT_CALENDAR
+        key = (seller_id or "", seller.version, holidays_version)
+        calendar = self._built.get(key)
+        if calendar is None:
+            calendar = self._built[key] = seller.calendar(days)
+            if len(self._built) > self._size:
+                self._built.popitem(last=False)
+        return calendar
+
+
+def _parsed(days: list[dict[str, Any]]) -> tuple[Any, ...]:
+    return HolidaySet.from_data(days).holidays
