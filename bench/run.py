@@ -16,6 +16,8 @@ In one run, on a fresh local broker, beside the raw baselines:
   6. 100,000 deadlines due at once, fired by the deadline runner (SQLite).
   7. referral: referrals taken in per second from referrals.inbound.v1 (a backlog of 20,000).
   8. referral: 100,000 open referrals expiring at once (≤ 60 s).
+  9. sequence: leads enrolled per second from assignments.events.v1 (a backlog of 20,000).
+ 10. sequence: 100,000 steps falling due at once (≤ 60 s).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -638,6 +640,40 @@ def referral_figures(run_dir: Path, bootstrap: str | None, inbound: int, expirin
     )
 
 
+def sequence_figures(run_dir: Path, bootstrap: str | None, assigned: int, due: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import sequences
+
+    if bootstrap is not None:
+        say(f"9) sequence: {assigned:,} assignments in a linked segment on assignments.events.v1, the service started")
+        seconds, enrolled = asyncio.run(
+            sequences.enrolment_throughput(bootstrap, run_dir / "sequence-in", assigned, say)
+        )
+        results.add(
+            Figure(
+                "sequence: leads enrolled from assignments.events.v1",
+                enrolled / seconds,
+                "enrolments/s",
+                "",
+                None if enrolled == assigned else False,
+                f"({enrolled:,} of {assigned:,} enrolled, first step due, in {seconds:.1f}s, start included)",
+            )
+        )
+        return
+    say(f"10) sequence: {due:,} steps falling due at once (SQLite store)")
+    seconds, fallen = sequences.steps_due_at_once(run_dir / "sequence-due", due, say)
+    results.add(
+        Figure(
+            f"sequence: {due:,} steps falling due at once, all processed",
+            seconds,
+            "s",
+            "≤ 60",
+            seconds <= 60 and fallen == due,
+            f"({fallen:,} waits over and calls due, {fallen / seconds:,.0f}/s)",
+        )
+    )
+
+
 def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import deadlines
@@ -739,10 +775,12 @@ def main(argv: list[str] | None = None) -> int:
     args.steady_seconds, args.rss_leads, args.grown_leads = 20.0, 100_000, 500_000
     args.import_rows, args.store_events, args.deadlines = 1_000_000, 20_000, 100_000
     args.referrals, args.expiring = 20_000, 100_000
+    args.assigned, args.steps_due = 20_000, 100_000
     if args.quick:
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
         args.import_rows, args.store_events, args.deadlines = 10_000, 2_000, 5_000
         args.referrals, args.expiring = 2_000, 5_000
+        args.assigned, args.steps_due = 2_000, 5_000
     run_dir = run_root() / "bench"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -773,11 +811,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_postgres:
             asyncio.run(postgres_stack(kafka, run_dir, args, results))
         referral_figures(run_dir, kafka.bootstrap, args.referrals, args.expiring, results)
+        sequence_figures(run_dir, kafka.bootstrap, args.assigned, args.steps_due, results)
     if not args.skip_import:
         template_import(run_dir, args.import_rows, results)
     time_travel(run_dir, results)
     deadlines_at_once(run_dir, args.deadlines, results)
     referral_figures(run_dir, None, args.referrals, args.expiring, results)
+    sequence_figures(run_dir, None, args.assigned, args.steps_due, results)
     if results.latency:
         plot(results.latency, run_dir / "latency.png")
     (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")

@@ -35,7 +35,8 @@ from sequence.settings import SequenceSettings
 pytestmark = pytest.mark.integration
 STEPS = [
     {"id": "m1", "type": "auto_email",
-     "template": {"subject": "Good to meet you, {{ first_name }}", "body": "Hello {{ first_name }} at {{ company.name }}"}},
+     "template": {"subject": "Good to meet you, {{ first_name }}",
+                  "body": "Hello {{ first_name }} at {{ company.name }}"}},
     {"id": "c1", "type": "call"},
 ]  # fmt: skip
 
