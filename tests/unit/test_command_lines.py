@@ -10,12 +10,14 @@ from typer.testing import CliRunner
 from assignment.entrypoints.cli import cli as assignment_cli
 from intake.entrypoints.cli import cli as intake_cli
 from referral.entrypoints.cli import cli as referral_cli
+from sequence.entrypoints.cli import cli as sequence_cli
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
-    ("name", "cli"), [("intake", intake_cli), ("assignment", assignment_cli), ("referral", referral_cli)]
+    ("name", "cli"),
+    [("intake", intake_cli), ("assignment", assignment_cli), ("referral", referral_cli), ("sequence", sequence_cli)],
 )
 def test_rebuild_read_models_is_a_named_command_that_rebuilds(
     name: str, cli: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

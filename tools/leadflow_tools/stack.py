@@ -555,8 +555,63 @@ def _seller_names(stack: ServiceStack) -> dict[str, str]:
     return {s["seller_id"]: s["name"] for s in response.json()}
 
 
+DEMO_SEGMENT = "trade-show"
+DEMO_SEQUENCE = {
+    "name": "Trade show follow-up",
+    "description": "The demo: leads met at a trade show get a thank-you e-mail at once, a call 3 business days later.",
+    "steps": [
+        {
+            "id": "thanks",
+            "type": "auto_email",
+            "template": {
+                "subject": "Great to meet you at the show, {{ first_name|default('there') }}",
+                "body": "Hello {{ first_name|default('there') }},\n\nthank you for visiting our stand. "
+                "We will call {{ company.name|default('you') }} in a few days.\n",
+            },
+        },
+        {"id": "wait", "type": "wait", "days": 3},
+        {"id": "call", "type": "call"},
+    ],
+}
+
+
+def _demo_sequence(stack: ServiceStack) -> None:
+    """What an admin does first, over the APIs: a segment in assignment (leads from trade shows), a
+    sequence in sequence, linked to it — so the demo's trade-show leads are enrolled and e-mailed."""
+    if "sequence" not in stack.services or "assignment" not in stack.services:
+        return
+    criteria = {"all_of": [{"field": "source", "op": "in", "value": ["trade-show"]}]}
+    with httpx.Client(timeout=10.0, headers=stack.headers()) as client:
+        client.put(
+            f"{stack.url('assignment')}/v1/segments/{DEMO_SEGMENT}", json={"priority": 10, "criteria": criteria}
+        ).raise_for_status()
+        base = stack.url("sequence")
+        existing = [s for s in client.get(f"{base}/v1/sequences").json()["items"] if s["name"] == DEMO_SEQUENCE["name"]]
+        if existing:
+            sequence_id = existing[0]["sequence_id"]
+        else:
+            sequence_id = (
+                client.post(f"{base}/v1/sequences", json=DEMO_SEQUENCE).raise_for_status().json()["sequence_id"]
+            )
+            client.post(f"{base}/v1/sequences/{sequence_id}/activate").raise_for_status()
+        client.put(f"{base}/v1/sequences/{sequence_id}/segments/{DEMO_SEGMENT}").raise_for_status()
+    _say(f"sequence {DEMO_SEQUENCE['name']!r} linked to assignment's segment {DEMO_SEGMENT!r}")
+
+
+def _sequence_summary(stack: ServiceStack) -> None:
+    if "sequence" not in stack.services:
+        return
+    with httpx.Client(base_url=stack.url("sequence"), timeout=10.0, headers=stack.headers()) as client:
+        for item in client.get("/v1/sequences").json()["items"]:
+            figures = client.get(f"/v1/sequences/{item['sequence_id']}/figures").json()
+            _say(f"sequence {item['name']!r}: {figures.get('connected', 0)} leads connected")
+
+
 def _run_demo(stack: ServiceStack, started_at: float) -> None:
+    _demo_sequence(stack)
     result = asyncio.run(demo.run(stack.bootstrap, topic_prefix=stack.topic_prefix, progress=_say))
+    time.sleep(3.0)  # the mailer sends within a second or two of enrolment
+    _sequence_summary(stack)
     _print_summary(stack, result, started_at)
     if len(result.assignments) < result.sent:
         _say(f"warning: only {len(result.assignments)} of {result.sent} leads were assigned; see the service logs")
