@@ -144,6 +144,15 @@ def test_waits_follow_the_sellers_time_zone_and_the_organisations_holidays(world
     assert world.enrolment(eid2).current["due_at"] == datetime(2026, 12, 8, 0, 0, tzinfo=UTC)  # type: ignore[index]
 
 
+def test_a_wait_across_the_end_of_summer_time_lands_on_the_local_working_hour(world: SequenceWorld) -> None:
+    world.seller("lea", time_zone="Europe/Berlin")
+    eid = enrolled(world, TRADE_SHOW, seller="lea")
+    world.clock.advance(datetime(2026, 10, 23, 8, 0, tzinfo=UTC) - world.clock.now())  # Friday 10:00 in Berlin (CEST)
+    world.app.execute(world.app.complete, eid, "e1", actor="lea")
+    # Monday, Tuesday, Wednesday waited (the clocks went back on Sunday): Thursday 9:00 CET is 8:00 UTC
+    assert world.enrolment(eid).current["due_at"] == datetime(2026, 10, 29, 8, 0, tzinfo=UTC)  # type: ignore[index]
+
+
 def test_a_wait_with_hours_adds_them_on_the_clock(world: SequenceWorld) -> None:
     eid = enrolled(world, [{"id": "w", "type": "wait", "hours": 5}, {"id": "c", "type": "call"}])
     assert world.enrolment(eid).current["due_at"] == START + timedelta(hours=5)  # type: ignore[index]
@@ -259,6 +268,34 @@ def test_a_skipped_email_takes_no_at_once(world: SequenceWorld) -> None:
     eid = enrolled(world, OPENED)
     world.app.execute(world.app.skip, eid, "e1", actor="sam")
     assert branches(world, eid) == [("if", "no")] and current(world, eid) == "again"
+
+
+@pytest.mark.parametrize("kind", ["email_opened", "email_replied", "link_clicked", "attachment_downloaded"])
+def test_each_email_signal_decides_its_condition(world: SequenceWorld, kind: str) -> None:
+    steps = [
+        {"id": "e1", "type": "auto_email", "template": {"subject": "s", "body": "b"}},
+        {"id": "if", "type": "condition", "kind": kind, "step_id": "e1", "within_hours": 24,
+         "yes": [{"id": "y", "type": "sms"}], "no": [{"id": "n", "type": "task"}]},
+    ]  # fmt: skip
+    yes, no = enrolled(world, steps, exit_on_reply=False), enrolled(world, steps, exit_on_reply=False)
+    for eid in (yes, no):
+        world.app.execute(world.app.email_sent, eid, "e1", message_id="<m@x>")
+    other = next(k for k in ("email_opened", "link_clicked") if k != kind)
+    world.app.execute(world.app.signal, yes, kind=kind, step_id="e1", occurred_at=world.clock.now(), source="t")
+    world.app.execute(world.app.signal, no, kind=other, step_id="e1", occurred_at=world.clock.now(), source="t")
+    world.later(timedelta(hours=24))
+    assert (current(world, yes), current(world, no)) == ("y", "n")
+
+
+def test_a_signal_after_the_time_limit_comes_too_late(world: SequenceWorld) -> None:
+    eid = enrolled(world, OPENED)
+    world.app.execute(world.app.complete, eid, "e1", actor="sam")
+    world.clock.advance(timedelta(hours=49))  # the runner has not fired yet when the late signal arrives
+    world.app.execute(
+        world.app.signal, eid, kind="email_opened", step_id="e1", occurred_at=world.clock.now(), source="t"
+    )
+    world.fire()
+    assert branches(world, eid) == [("if", "no")]
 
 
 @pytest.mark.parametrize(("outcome", "branch"), [("connected", "yes"), ("no_answer", "no")])

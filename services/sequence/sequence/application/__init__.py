@@ -52,7 +52,7 @@ from ..domain import (
 )
 from ..domain.definition import DISCONNECT, walk
 from ..domain.personal import PERSONAL_DATA
-from .context import Calendars, Plans
+from .context import Calendars, LeadFacts, Plans
 
 EXITING_ACTIONS: Mapping[str, str] = {
     "converted": "converted",
@@ -492,11 +492,10 @@ class SequenceApplication(ServiceApplication):
     # -- helpers -----------------------------------------------------------------------------
 
     def _context(self, uow: UnitOfWork, enrolment: Enrolment) -> Context:
-        lead: LeadFile | None = uow.get(enrolment.lead_id)
         return Context(
             self.plans.of(uow, enrolment.sequence_id, enrolment.sequence_version),
             self.calendars.of(uow, enrolment.owner_id),
-            lead.facts_view() if lead is not None else {},
+            LeadFacts(uow, enrolment.lead_id),
             self.clock.now(),
         )
 

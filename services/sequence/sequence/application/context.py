@@ -5,6 +5,7 @@ the seller's copy or the organisation's holidays change)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -15,12 +16,37 @@ from ..domain import (
     DEFAULT_CALENDAR,
     HOLIDAYS_ID,
     Holidays,
+    LeadFile,
     Plan,
     SellerCalendar,
     SequenceDefinition,
     seller_calendar_id,
 )
 from ..domain.definition import DRAFT
+
+
+class LeadFacts(Mapping[str, Any]):
+    """A lead's fields for conditions, loaded only when a condition reads them (most steps never
+    do: a page of due steps then needs no lead at all)."""
+
+    def __init__(self, uow: UnitOfWork, lead_id: UUID) -> None:
+        self._uow, self._lead_id = uow, lead_id
+        self._facts: Mapping[str, Any] | None = None
+
+    def _loaded(self) -> Mapping[str, Any]:
+        if self._facts is None:
+            lead: LeadFile | None = self._uow.get(self._lead_id)
+            self._facts = lead.facts_view() if lead is not None else {}
+        return self._facts
+
+    def __getitem__(self, key: str) -> Any:
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 class Plans:
