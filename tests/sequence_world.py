@@ -115,13 +115,19 @@ class SequenceWorld:
         self.app.execute(self.app.on_seller_profile, profile)
 
     def assign(
-        self, lead_id: UUID, seller_id: str | None, segment_id: str | None = "uk-trade-show", version: int = 1
+        self,
+        lead_id: UUID,
+        seller_id: str | None,
+        segment_id: str | None = "uk-trade-show",
+        version: int = 1,
+        team_id: str | None = None,
     ) -> None:
         assigned = LeadAssignedV1(
             aggregate_id=lead_id,
             version=version,
             lead_id=lead_id,
             seller_id=seller_id,
+            team_id=team_id,
             method="round_robin",
             decided_at=self.clock.now(),
             segment_id=segment_id,

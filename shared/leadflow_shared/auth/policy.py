@@ -68,6 +68,7 @@ POLICY: Mapping[str, Permission] = {
         _p("sequences:write", A),
         _p("sequences:enrol", A, M, S, objects=True),
         _p("sequences:work", A, M, S, objects=True),
+        _p("sequences:report", A, M),
         _p("sequences:signal", A, KEY, scope="sequences:signal"),
         # referral (partners see their own organisation's referrals only)
         _p("referrals:receive", A, KEY, scope="referrals:write"),

@@ -17,7 +17,7 @@ from ...application import SequenceApplication
 from ...projections import SequenceReadModel
 
 Worker = Annotated[Principal, Depends(require("sequences:work"))]
-Reader = Annotated[Principal, Depends(require("sequences:read"))]
+Reporter = Annotated[Principal, Depends(require("sequences:report"))]
 
 
 def work_router(app: SequenceApplication, worker: StoreWorker, read_model: SequenceReadModel) -> APIRouter:
@@ -56,7 +56,7 @@ def work_router(app: SequenceApplication, worker: StoreWorker, read_model: Seque
 
     @router.get("/v1/sequences/{sequence_id}/enrolments")
     async def connected(
-        sequence_id: UUID, caller: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100
+        sequence_id: UUID, caller: Reporter, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> dict[str, Any]:
         """The sequence's connected leads: version, owner, current step, steps done, days elapsed."""
         await worker.call(app.get_sequence, sequence_id)
@@ -65,7 +65,7 @@ def work_router(app: SequenceApplication, worker: StoreWorker, read_model: Seque
         return {"sequence_id": str(sequence_id), "items": items}
 
     @router.get("/v1/sequences/{sequence_id}/figures")
-    async def figures(sequence_id: UUID, caller: Reader) -> dict[str, Any]:
+    async def figures(sequence_id: UUID, caller: Reporter) -> dict[str, Any]:
         """Connected leads now, and the success rate (completed without an early exit, of those
         that ended) over the last 30, 90 and 180 days."""
         await worker.call(app.get_sequence, sequence_id)
