@@ -311,11 +311,6 @@ def test_call_outcome_decides(world: SequenceWorld, outcome: str, branch: str) -
 
 
 def test_lead_field_and_stage_conditions_read_intakes_events(world: SequenceWorld) -> None:
-    lead = uuid4()
-    world.app.execute(world.app.on_lead_snapshot, received(lead, attributes={"booth": "A7"}))
-    world.app.execute(
-        world.app.on_lead_changed, changed(lead, "stage_moved", {"from_stage": "new", "to_stage": "contacted"})
-    )
     steps = [
         {"id": "t", "type": "task"},
         {"id": "f", "type": "condition", "kind": "field_value", "field": "attributes.booth", "equals": "A7",
@@ -323,10 +318,28 @@ def test_lead_field_and_stage_conditions_read_intakes_events(world: SequenceWorl
                   "yes": [{"id": "x", "type": "task"}], "no": [{"id": "y", "type": "task"}]}],
          "no": [{"id": "z", "type": "task"}]},
     ]  # fmt: skip
+    before = uuid4()
+    world.app.execute(world.app.on_lead_snapshot, received(before, attributes={"booth": "A7"}))
+    assert world.app.enrolment_ids_of(before) == [] and before not in world.app.repository  # nobody reads fields yet
     sid = world.sequence(steps)
+    lead = uuid4()
+    world.app.execute(world.app.on_lead_snapshot, received(lead, attributes={"booth": "A7"}))
+    world.app.execute(
+        world.app.on_lead_changed, changed(lead, "stage_moved", {"from_stage": "new", "to_stage": "contacted"})
+    )
     eid = world.app.execute(world.app.enrol, lead, sid, actor="admin")
     world.app.execute(world.app.complete, eid, "t", actor="sam")
     assert branches(world, eid) == [("f", "yes"), ("s", "no")] and current(world, eid) == "y"
+
+
+def test_an_older_snapshot_arriving_late_does_not_undo_a_newer_one(world: SequenceWorld) -> None:
+    branches_ = {"yes": [{"id": "y", "type": "task"}], "no": [{"id": "n", "type": "task"}]}
+    condition = {"id": "f", "type": "condition", "kind": "field_value", "field": "score", "equals": 90, **branches_}
+    world.sequence([{"id": "t", "type": "task"}, condition])
+    lead = uuid4()
+    world.app.execute(world.app.on_lead_snapshot, received(lead, score=90, version=3))
+    world.app.execute(world.app.on_lead_snapshot, received(lead, score=10, version=2))
+    assert world.app.repository.get(lead).facts["score"] == 90
 
 
 # -- owners and exits --------------------------------------------------------------------------------
@@ -441,7 +454,7 @@ def received(lead: UUID, **fields: Any) -> LeadReceivedV1:
     return LeadReceivedV1.model_validate(
         {
             "aggregate_id": lead,
-            "version": 1,
+            "version": fields.pop("version", 1),
             "lead_id": lead,
             "source": "webform",
             "external_id": str(lead),

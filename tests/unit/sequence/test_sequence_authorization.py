@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (the matrix reads best one operation per line)
 """The sequence service's authorization matrix: every operation, asked by each kind of caller about
 their own lead's enrolment and about somebody else's (the same callers as intake's and
 assignment's matrix: an admin; a sales manager of team `emea`; seller `sam`, who owns the lead,

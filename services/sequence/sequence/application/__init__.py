@@ -101,6 +101,8 @@ class SequenceApplication(ServiceApplication):
         self.enrolled_in = enrolled_in or (lambda _sequence_id, _limit: [])
         self.plans = Plans()
         self.calendars = Calendars()
+        self._fields_read_at: tuple[int | None, bool] = (None, False)
+        """(catalog version, whether an active sequence then read lead fields)."""
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -249,15 +251,35 @@ class SequenceApplication(ServiceApplication):
     # -- what intake says about leads ---------------------------------------------------------
 
     def on_lead_snapshot(self, uow: UnitOfWork, snapshot: LeadReceivedV1 | LeadUpdatedV1) -> None:
-        """The lead's fields (without personal data), for field conditions."""
+        """The lead's fields (without personal data), for field conditions: kept for every lead while
+        an active sequence has one, else only for leads the service already knows (most leads are
+        then never written here before they are assigned)."""
+        if not self._reads_lead_fields(uow) and uow.get(snapshot.lead_id) is None:
+            return
         lead = self._lead(uow, snapshot.lead_id)
         facts = snapshot.model_dump(
             mode="json", include={"type", "score", "campaign_id", "lifecycle_stage", "product_interest", "attributes"}
         )
         facts["company"] = snapshot.company.model_dump(mode="json", exclude_none=True)
         facts["source"] = snapshot.source
-        lead.note_facts(facts, self.clock.now())
+        lead.note_facts(facts, snapshot.version, self.clock.now())
         uow.add(lead)
+
+    def _reads_lead_fields(self, uow: UnitOfWork) -> bool:
+        """Whether an active sequence has a field condition (worked out again when the catalog changes)."""
+        catalog = self._catalog(uow)
+        if self._fields_read_at[0] != catalog.version:
+            reads = False
+            for sequence_id, entry in catalog.sequences.items():
+                if entry["status"] != "active":
+                    continue
+                sequence: SequenceDefinition | None = uow.get(UUID(sequence_id))
+                active = sequence.active if sequence is not None else None
+                if active is not None and any(s.get("kind") == "field_value" for s in walk(active["steps"])):
+                    reads = True
+                    break
+            self._fields_read_at = (catalog.version, reads)
+        return self._fields_read_at[1]
 
     def on_status_changed(self, uow: UnitOfWork, changed: LeadStatusChangedV1) -> None:
         cause = EXITING_ACTIONS.get(changed.action)

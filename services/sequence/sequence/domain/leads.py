@@ -48,13 +48,15 @@ class LeadFile(Aggregate):
         """The fields conditions read: the lead's fields and its stage."""
         return {**self.facts, "stage": self.stage}
 
-    def note_facts(self, facts: dict[str, Any], at: datetime) -> None:
-        if facts != self.facts:
-            self._facts_noted(facts=facts, at=at)
+    def note_facts(self, facts: dict[str, Any], source_version: int, at: datetime) -> None:
+        """intake's fields at `source_version` of its lead (an older version arriving late changes nothing)."""
+        if source_version > self.__dict__.get("facts_version", 0) and facts != self.facts:
+            self._facts_noted(facts=facts, at=at, source_version=source_version)
 
     @event("FactsNoted")
-    def _facts_noted(self, facts: dict[str, Any], at: datetime) -> None:
+    def _facts_noted(self, facts: dict[str, Any], at: datetime, source_version: int = 0) -> None:
         self.facts = facts
+        self.facts_version = source_version
 
     def note_stage(self, stage: str | None, at: datetime) -> None:
         if stage != self.stage:

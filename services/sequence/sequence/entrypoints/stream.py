@@ -61,6 +61,9 @@ def subscriptions(app: SequenceApplication) -> list[Subscription]:
                 LeadChangedV1.cloudevents_type: Route(LeadChangedV1, app.on_lead_changed, app.the_lead),
                 LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.on_lead_deleted, app.the_lead),
             },
+            # Each use case tolerates a late or repeated message (fields keep the newest version,
+            # exits happen once), so no per-lead inbox is kept: one write less per lead event.
+            ordered=False,
             refusals=(SequenceError,),
         ),
         Subscription(
