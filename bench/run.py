@@ -257,12 +257,13 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 async def settle(stack: ServiceStack, limit: float = 120.0) -> float:
-    """Wait until intake and assignment are idle (under 5 % of a core each for a second): what a
-    phase left behind (decisions still flowing back to intake, projections catching up) must
-    not be measured as the next phase's latency. Returns the seconds waited."""
+    """Wait until every service is idle (under 5 % of a core each for a second): what a phase left
+    behind (decisions still flowing back to intake, projections catching up, sequence and referral
+    working through the leads' events) must not be measured as the next phase's latency. Returns
+    the seconds waited."""
     began = time.monotonic()
     while time.monotonic() - began < limit:
-        before = {s: cpu_seconds(stack.pid(s)) for s in ("intake", "assignment")}
+        before = {s: cpu_seconds(stack.pid(s)) for s in stack.services}
         await asyncio.sleep(1.0)
         if all(cpu_seconds(stack.pid(s)) - used < 0.05 for s, used in before.items()):
             break
