@@ -9,17 +9,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
-from leadflow_shared.calendars import BusinessCalendar, HolidaySet
+from leadflow_shared.calendars import BusinessCalendar
 from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..domain import (
-    DEFAULT_CALENDAR,
     HOLIDAYS_ID,
     Holidays,
     LeadFile,
     Plan,
     SellerCalendar,
     SequenceDefinition,
+    calendar_from,
     seller_calendar_id,
 )
 from ..domain.definition import DRAFT
@@ -84,16 +84,10 @@ class Calendars:
     def of(self, uow: UnitOfWork, seller_id: str | None) -> BusinessCalendar:
         days, holidays_version = self.holidays(uow)
         seller: SellerCalendar | None = uow.get(seller_calendar_id(seller_id)) if seller_id else None
-        if seller is None:
-            return DEFAULT_CALENDAR.with_holidays(_parsed(days)) if days else DEFAULT_CALENDAR
-        key = (seller_id or "", seller.version, holidays_version)
+        key = (seller_id or "", seller.version if seller is not None else 0, holidays_version)
         calendar = self._built.get(key)
         if calendar is None:
-            calendar = self._built[key] = seller.calendar(days)
+            calendar = self._built[key] = calendar_from(seller.profile if seller is not None else {}, days)
             if len(self._built) > self._size:
                 self._built.popitem(last=False)
         return calendar
-
-
-def _parsed(days: list[dict[str, Any]]) -> tuple[Any, ...]:
-    return HolidaySet.from_data(days).holidays

@@ -39,6 +39,7 @@ from .settings import (
     Holidays,
     SegmentLinks,
     SellerCalendar,
+    calendar_from,
     seller_calendar_id,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "SequenceDefinition",
     "SequenceError",
     "TooManyActive",
+    "calendar_from",
     "enrolment_id_for",
     "preview",
     "problems",

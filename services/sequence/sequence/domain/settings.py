@@ -109,12 +109,15 @@ class SellerCalendar(Aggregate):
     def _updated(self, profile: dict[str, Any], source_version: int) -> None:
         self.profile, self.source_version = dict(profile), source_version
 
-    def calendar(self, holidays: list[dict[str, Any]]) -> BusinessCalendar:
-        if not self.profile:
-            return DEFAULT_CALENDAR.with_holidays(HolidaySet.from_data(holidays).holidays)
-        return BusinessCalendar.from_data(
-            time_zone=self.profile.get("time_zone") or "UTC",
-            working_hours=self.profile.get("working_hours") or None,
-            holidays=holidays,
-            out_of_office=self.profile.get("out_of_office") or [],
-        )
+
+def calendar_from(profile: dict[str, Any], holidays: list[dict[str, Any]]) -> BusinessCalendar:
+    """A seller's calendar from its copied profile (empty: not heard of yet, the default) with the
+    organisation's holidays."""
+    if not profile:
+        return DEFAULT_CALENDAR.with_holidays(HolidaySet.from_data(holidays).holidays)
+    return BusinessCalendar.from_data(
+        time_zone=profile.get("time_zone") or "UTC",
+        working_hours=profile.get("working_hours") or None,
+        holidays=holidays,
+        out_of_office=profile.get("out_of_office") or [],
+    )

@@ -67,7 +67,8 @@ def enrolment_view(enrolment: Enrolment, plan: Plan) -> dict[str, Any]:
     if current is not None:
         following = current.get("then") or (plan.after(current["step_id"]) if current["type"] != "condition" else None)
         if following is not None:
-            upcoming = {"step_id": following["step_id" if "step_id" in following else "id"], "type": following["type"]}
+            # a running wait names the step after it (`then`); otherwise the plan's next step
+            upcoming = {"step_id": following.get("step_id") or following["id"], "type": following["type"]}
     return {
         "enrolment_id": str(enrolment.id),
         "lead_id": str(enrolment.lead_id),
