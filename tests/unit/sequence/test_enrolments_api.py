@@ -5,6 +5,7 @@ an automated e-mail delivered to a real SMTP server (the catcher), or failing wi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -214,3 +215,28 @@ async def test_activation_checks_templates(world: SequenceWorld) -> None:
     )
     refused = await world.http.post(f"/v1/sequences/{created.json()['sequence_id']}/activate")
     assert refused.status_code == 422 and refused.json()["problems"][0]["step_id"] == "m"
+
+
+async def test_readyz_names_the_mailer_while_deliveries_keep_failing_and_clears_it_after_one_goes_through(
+    smtp_catcher: SmtpCatcher,
+) -> None:
+    world = SequenceWorld(smtp=("127.0.0.1", 1))  # nothing listens there
+    sid = await active(world.http, AUTO)
+    for _ in range(3):
+        lead = uuid4()
+        world.contacts.leads[lead] = {
+            "email": "a@b.example",
+            "first_name": "A",
+            "company_name": "C",
+            "attributes": {"event": "x"},
+        }
+        await world.http.post(f"/v1/sequences/{sid}/enrolments", json={"lead_id": str(lead)})
+    world.read_model.runner.catch_up()
+    await world.mailer.send_due()
+    assert "3 deliveries in a row failed" in world.mailer.health.problems().get("mailer", "")
+    world.mailer.smtp = replace(world.mailer.smtp, port=smtp_catcher.address[1])
+    world.clock.advance(timedelta(seconds=30))
+    world.read_model.runner.catch_up()
+    await world.mailer.send_due()
+    assert "mailer" not in world.mailer.health.problems() and len(smtp_catcher.messages) == 3
+    await world.close()
