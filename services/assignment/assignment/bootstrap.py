@@ -9,10 +9,11 @@ from leadflow_shared.clock import Clock
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.runtime import Service
 
-from .application import AssignmentApplication, AssignmentPolicy, PeriodicRerun
+from .application import AssignmentApplication, AssignmentPolicy, PeriodicRerun, StageChangeRuns
+from .domain.revenue import LeadStage
 from .entrypoints import stream
 from .entrypoints.api import create_api
-from .projections import AssignmentReadModel, AssignmentsProjection
+from .projections import AssignmentReadModel, AssignmentsProjection, RevenueProjection, RevenueReadModel
 from .settings import AssignmentSettings
 
 
@@ -28,8 +29,14 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     if settings.roster_file is not None:
         app.execute(app.add_sellers, json.loads(settings.roster_file.read_text()))
     service = Service(settings, app)
-    read_model = AssignmentReadModel(service.project(AssignmentsProjection(), open_read_store(settings)))
+    read_store = open_read_store(settings)
+    read_model = AssignmentReadModel(service.project(AssignmentsProjection(), read_store))
     app.reads = read_model
+    revenue_reads = RevenueReadModel(service.project(RevenueProjection(), read_store, follow_commits=False))
+    app.revenue.leads, app.revenue.counts = read_model, revenue_reads
+    service.run_deadlines([LeadStage], app.revenue.deadline_fired, read_store, clock)
+    runs = StageChangeRuns(app.revenue, revenue_reads, service.worker, service.health)
+    service.run_job(runs)
     service.consume(*stream.subscriptions(app))
     service.publish(*stream.publications(app))
     if settings.rerun_interval_seconds > 0:
@@ -41,6 +48,8 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
         service.readiness_checks(),
         read_model,
         authenticator,
+        revenue_reads=revenue_reads,
+        wake_runs=runs.wake,
         self_assignment=settings.self_assignment,
     )
     return service

@@ -63,6 +63,11 @@ POLICY: Mapping[str, Permission] = {
         _p("assignments:read", A, M, S, objects=True),
         _p("assignments:assign", A, M),
         _p("assignments:claim", S, objects=True),
+        # revenue models (assignment's own module); a lead's revenue stage is read as its assignment
+        _p("revenue:read", A, M),
+        _p("revenue:write", A),
+        _p("revenue:move", A, M),
+        _p("revenue:report", A, M),
         # sequence
         _p("sequences:read", A, M, S),
         _p("sequences:write", A),

@@ -46,6 +46,7 @@ from .referrals import (
     ReferralUpdatedV1,
     ReferralWonV1,
 )
+from .revenue import REVENUE_EVENTS, RevenueEventV1, RevenueSlaMissedV1, RevenueStageChangedV1
 from .sellers import SellerProfileChangedV1, TeamMembershipChangedV1
 from .sequences import (
     SEQUENCE_EVENTS,
@@ -77,6 +78,7 @@ _PUBLISHED: tuple[type[IntegrationEvent], ...] = (
     SellerProfileChangedV1,
     *REFERRAL_EVENTS,
     *SEQUENCE_EVENTS,
+    *REVENUE_EVENTS,
 )
 INTEGRATION_EVENTS: dict[str, type[IntegrationEvent]] = {model.cloudevents_type: model for model in _PUBLISHED}
 """CloudEvents type → contract model, for consumers decoding a topic."""
@@ -100,6 +102,7 @@ __all__ = [
     "INTEGRATION_EVENTS",
     "MAX_INBOUND_BYTES",
     "REFERRAL_EVENTS",
+    "REVENUE_EVENTS",
     "SEQUENCE_EVENTS",
     "BranchTakenV1",
     "Company",
@@ -136,6 +139,9 @@ __all__ = [
     "ReferralTeamMemberAddedV1",
     "ReferralUpdatedV1",
     "ReferralWonV1",
+    "RevenueEventV1",
+    "RevenueSlaMissedV1",
+    "RevenueStageChangedV1",
     "SellerProfileChangedV1",
     "SequenceEventV1",
     "SequenceSignalV1",

@@ -47,7 +47,10 @@ from ..domain import (
     choose_owner,
     seller_uuid,
 )
+from ..domain.revenue import RevenueCatalog, RevenueModel
 from ..domain.sellers import ROSTER_ID
+from .facts import lead_facts
+from .revenue import RevenueModels
 from .sellers import SellerNotFound, SellerViews
 from .simulation import explain_in_full, simulate
 
@@ -82,27 +85,6 @@ class AssignmentReads(Protocol):
     def leads_in_order(self) -> Iterator[dict[str, Any]]: ...
 
 
-def lead_facts(lead: LeadSnapshot) -> dict[str, Any]:
-    """The lead as rules and segments read it: no contact details (personal data stays in intake)."""
-    return {
-        "lead_id": str(lead.lead_id),
-        "source": lead.source,
-        "external_id": lead.external_id,
-        "type": lead.type.value,
-        "country": lead.company.country,
-        "region": lead.company.region,
-        "city": lead.company.city,
-        "industry": lead.company.industry,
-        "company_size": lead.company.size_band,
-        "score": lead.score,
-        "campaign": lead.campaign_id,
-        "lifecycle_stage": lead.lifecycle_stage,
-        "product_interest": lead.product_interest,
-        "attributes": dict(lead.attributes),
-        "occurred_at": lead.occurred_at.isoformat(),
-    }
-
-
 class AssignmentApplication(ServiceApplication):
     name = "assignment"
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
@@ -116,6 +98,8 @@ class AssignmentApplication(ServiceApplication):
         RuleBook: 50,
         SegmentCatalog: 50,
         HolidayLists: 50,
+        RevenueModel: 50,
+        RevenueCatalog: 50,
     }
 
     def __init__(
@@ -131,6 +115,8 @@ class AssignmentApplication(ServiceApplication):
         self.policy = policy or AssignmentPolicy()
         self.views = SellerViews(self, shared_store=shared_store)
         self.reads: AssignmentReads | None = None
+        self.revenue = RevenueModels(self, self.clock)
+        """Revenue models: their own module (application/revenue.py) on this service's store."""
 
     # -- sellers and teams -------------------------------------------------------------
 

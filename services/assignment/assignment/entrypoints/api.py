@@ -39,7 +39,15 @@ from ..domain import (
     UnknownTeam,
     availability,
 )
-from ..projections import AssignmentReadModel, assignment_view, load_report, roster_view, seller_view
+from ..projections import (
+    AssignmentReadModel,
+    RevenueReadModel,
+    assignment_view,
+    load_report,
+    roster_view,
+    seller_view,
+)
+from .revenue_api import handle_revenue_errors, revenue_router
 
 T = TypeVar("T")
 Name = Field(min_length=1, max_length=100)
@@ -228,6 +236,8 @@ def create_api(
     authenticator: Authenticator,
     *,
     self_assignment: bool = False,
+    revenue_reads: RevenueReadModel | None = None,
+    wake_runs: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     api = FastAPI(title="leadflow assignment", version="0.3.0")
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, per_path=BODY_LIMITS)
@@ -260,6 +270,13 @@ def create_api(
             caller, assignment.seller_id, assignment.team_id, owner_teams=owner_teams, claimable=claimable
         ):
             raise AssignmentNotFound(assignment.lead_id)
+
+    async def may_see_lead(caller: Principal, lead_id: UUID) -> None:
+        await may_see(caller, await call(app.get_assignment, lead_id))
+
+    if revenue_reads is not None:
+        handle_revenue_errors(api)
+        api.include_router(revenue_router(app, worker, revenue_reads, may_see_lead, wake_runs))
 
     # -- sellers and teams --
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -10,44 +10,76 @@ from leadflow_shared.contracts import (
     IntegrationEvent,
     LeadAssignedV1,
     LeadAwaitingAssignmentV1,
+    LeadChangedV1,
     LeadDeletedV1,
     LeadReceivedV1,
     LeadStatusChangedV1,
     LeadUpdatedV1,
+    RevenueSlaMissedV1,
+    RevenueStageChangedV1,
     SellerProfileChangedV1,
     TeamMembershipChangedV1,
 )
 from leadflow_shared.relay import Mapper, Publication
 from leadflow_shared.subscriptions import Route, Subscription
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, REVENUE_EVENTS, SELLERS_EVENTS
+from leadflow_shared.unit_of_work import UnitOfWork
 
 from ..application import AssignmentApplication
 from ..domain import PROFILE_DEFAULTS, Assignment, AssignmentError, Roster, RuleError, Seller, SellerError
+from ..domain.revenue import LeadStage, RevenueError
 
 AssignmentEvent: Any = Assignment
 SellerEvent: Any = Seller
+PositionEvent: Any = LeadStage
 
 
 def subscriptions(app: AssignmentApplication) -> list[Subscription]:
+    revenue = app.revenue
     return [
         Subscription(
             topic=LEADS_EVENTS,
             description="intake's lead events: new leads are assigned, updates re-evaluate the segment, "
-            "recycled leads are assigned again, converted, invalid and deleted leads release their owner.",
+            "recycled leads are assigned again, converted, invalid and deleted leads release their owner. "
+            "The same events place leads in the live revenue models' stages and fire their transitions "
+            "(received, data changes, status changes, qualification, stage moves in intake).",
             routes={
-                LeadReceivedV1.cloudevents_type: Route(LeadReceivedV1, app.assign_received_lead, _the_lead),
-                LeadUpdatedV1.cloudevents_type: Route(LeadUpdatedV1, app.update_lead, _the_lead),
-                LeadStatusChangedV1.cloudevents_type: Route(LeadStatusChangedV1, app.apply_status_change, _the_lead),
-                LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.close_deleted_lead, _the_lead),
+                LeadReceivedV1.cloudevents_type: Route(
+                    LeadReceivedV1, _then(app.assign_received_lead, revenue.lead_received), _the_lead(app)
+                ),
+                LeadUpdatedV1.cloudevents_type: Route(
+                    LeadUpdatedV1, _then(app.update_lead, revenue.lead_updated), _the_lead(app)
+                ),
+                LeadStatusChangedV1.cloudevents_type: Route(
+                    LeadStatusChangedV1, _then(app.apply_status_change, revenue.status_changed), _the_lead(app)
+                ),
+                LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.close_deleted_lead, _the_lead(app)),
+                LeadChangedV1.cloudevents_type: Route(LeadChangedV1, revenue.lead_changed, _the_lead(app)),
             },
-            refusals=(AssignmentError, RuleError, SellerError),
+            refusals=(AssignmentError, RuleError, SellerError, RevenueError),
         )
     ]
 
 
-def _the_lead(event: Any) -> list[UUID]:
-    """Each lead event's use case loads the lead's Assignment (its id is the lead's)."""
-    return [event.lead_id]
+def _then(*use_cases: Callable[[UnitOfWork, Any], Any]) -> Callable[[UnitOfWork, Any], None]:
+    """One message, several use cases in order, in the same unit of work (assignment decides
+    first, then the revenue models place the lead)."""
+
+    def apply(uow: UnitOfWork, message: Any) -> None:
+        for use_case in use_cases:
+            use_case(uow, message)
+
+    return apply
+
+
+def _the_lead(app: AssignmentApplication) -> Callable[[Any], list[UUID]]:
+    """A lead event's use cases load the lead's Assignment (its id is the lead's) and its place
+    in each live revenue model: looked up for the whole batch at once."""
+
+    def aggregates(event: Any) -> list[UUID]:
+        return [event.lead_id, *app.revenue.positions_of(event.lead_id)]
+
+    return aggregates
 
 
 def _decided(e: Any) -> IntegrationEvent:
@@ -161,6 +193,45 @@ class SellerCalendars:
         return SellerProfileChangedV1.model_validate({**event.__dict__, **_calendar(seller.seller_id, seller.profile)})
 
 
+def _stage_changed(e: Any) -> IntegrationEvent:
+    return RevenueStageChangedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        lead_id=e.lead_id,
+        model_id=e.model_id,
+        generation=e.generation,
+        from_stage=e.from_stage,
+        to_stage=e.to_stage,
+        reason=e.reason,
+        detail=e.detail,
+        actor=e.actor,
+        campaign_id=e.campaign,
+        manual=e.manual,
+        logged=e.logged,
+        sla_due_at=e.sla_due_at,
+        changed_at=e.at,
+    )
+
+
+def _sla_missed(e: Any) -> IntegrationEvent:
+    return RevenueSlaMissedV1(
+        aggregate_id=e.originator_id,
+        version=e.originator_version,
+        lead_id=e.lead_id,
+        model_id=e.model_id,
+        generation=e.generation,
+        stage=e.stage,
+        entered_at=e.entered_at,
+        missed_at=e.at,
+    )
+
+
+REVENUE_MAPPERS: dict[type[Any], Mapper] = {
+    PositionEvent.StageChanged: _stage_changed,
+    PositionEvent.SlaMissed: _sla_missed,
+}
+
+
 def publications(app: AssignmentApplication) -> list[Publication]:
     return [
         Publication(
@@ -186,6 +257,14 @@ def publications(app: AssignmentApplication) -> list[Publication]:
             "every registration or profile change (key and subject = the seller's id: in order per seller): "
             "the sequence service computes its due times in the seller's calendar.",
             enrich=SellerCalendars(app),
+        ),
+        Publication(
+            topic=REVENUE_EVENTS,
+            mappers=REVENUE_MAPPERS,
+            contracts=(RevenueStageChangedV1, RevenueSlaMissedV1),
+            description="Every revenue stage change of every lead in a live revenue model, with the old and "
+            "new stage, the reason (assignment rule, transition, gate, manual, bulk run, merge), the acting user "
+            "and whether it was logged; and every SLA miss (key and subject = lead id).",
         ),
     ]
 

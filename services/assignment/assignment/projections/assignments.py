@@ -232,6 +232,26 @@ class AssignmentQueries:
                 return
             after = rows[-1][1]
 
+    def last_arrival(self) -> int:
+        with self.store.transaction(write=False) as tx:
+            found = tx.fetchone(f"SELECT MAX(arrival) FROM {LEADS}")
+        return int(found[0]) if found and found[0] is not None else 0
+
+    def count_up_to(self, up_to: int) -> int:
+        with self.store.transaction(write=False) as tx:
+            found = tx.fetchone(f"SELECT COUNT(*) FROM {LEADS} WHERE arrival <= ?", (up_to,))
+        return int(found[0]) if found else 0
+
+    def lead_page(self, after: int, up_to: int, limit: int) -> list[dict[str, Any]]:
+        """Leads that arrived after `after` and no later than `up_to`, oldest first, with facts."""
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT lead_id, arrival, lead FROM {LEADS} WHERE arrival > ? AND arrival <= ? "
+                "ORDER BY arrival LIMIT ?",
+                (after, up_to, limit),
+            )
+        return [{"lead_id": r[0], "arrival": int(r[1]), "lead": json.loads(r[2])} for r in rows]
+
     def rule_stats(self) -> dict[tuple[int, str], dict[str, Counter[str]]]:
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(f"SELECT ruleset_version, rule, seller_id, assigned, eligible FROM {RULE_STATS}")
@@ -269,6 +289,16 @@ class AssignmentReadModel:
     def leads_in_order(self) -> Iterator[dict[str, Any]]:
         self.runner.catch_up()
         return self.queries.leads_in_order()
+
+    def last_arrival(self) -> int:
+        self.runner.catch_up()
+        return self.queries.last_arrival()
+
+    def count_up_to(self, up_to: int) -> int:
+        return self.queries.count_up_to(up_to)
+
+    def lead_page(self, after: int, up_to: int, limit: int) -> list[dict[str, Any]]:
+        return self.queries.lead_page(after, up_to, limit)
 
     def queue(self) -> list[dict[str, Any]]:
         self.runner.catch_up()
