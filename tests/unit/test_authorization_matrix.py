@@ -28,11 +28,15 @@ from assignment_scenario import Scenario
 from auth_helpers import authenticator, token
 from intake_world import assigned, lead_list_of
 
+from assignment.domain.revenue import default_definition
 from assignment.entrypoints.api import create_api as assignment_api
+from assignment.projections import RevenueProjection, RevenueReadModel
 from intake.application import IntakeApplication
 from intake.entrypoints.api import create_api as intake_api
 from leadflow_shared.auth.http import PUBLIC_PATHS, create_api_key
 from leadflow_shared.contracts import TeamMembershipChangedV1
+from leadflow_shared.projection import ProjectionRunner
+from leadflow_shared.readstore import SQLiteReadStore
 from leadflow_shared.store import StoreWorker
 
 pytestmark = pytest.mark.unit
@@ -126,6 +130,29 @@ ASSIGNMENT = [
     ("POST", "/v1/leads/{apac}/assignment", {"seller_id": "sam", "reason": "cover"}, "200 404 403 403 403 403"),
     ("GET", "/v1/queue", None, "200 200 200 200 403 403"),
     ("POST", "/v1/queue/rerun", None, "200 200 403 403 403 403"),
+    # revenue models: admins shape them; admins and sales managers move leads and read the figures;
+    # a lead's revenue stage and activity are read like its assignment. {model} is a draft.
+    ("POST", "/v1/revenue/models", {"name": "M"}, "201 403 403 403 403 403"),
+    ("GET", "/v1/revenue/models", None, "200 200 403 403 403 403"),
+    ("GET", "/v1/revenue/models/{model}", None, "200 200 403 403 403 403"),
+    ("PUT", "/v1/revenue/models/{model}", "definition", "200 403 403 403 403 403"),
+    ("PUT", "/v1/revenue/models/{model}/draft", "draft", "409 403 403 403 403 403"),  # only an approved model has one
+    ("POST", "/v1/revenue/models/{model}/approve-draft", None, "409 403 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/validate", None, "200 200 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/approve-stages", None, "200 403 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/approve", None, "409 403 403 403 403 403"),  # stages not approved yet
+    ("POST", "/v1/revenue/models/{model}/unapprove", None, "409 403 403 403 403 403"),
+    ("PATCH", "/v1/revenue/models/{model}/stages/new", {"name": "Fresh"}, "200 403 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/stages/new/merge", {"into": "prospect"}, "409 403 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/stage-changes", {"stage": "new"}, "409 409 403 403 403 403"),  # a draft moves nobody
+    ("GET", "/v1/revenue/models/{model}/stage-changes/{model}", None, "404 404 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/leads/{lead}/stage", {"stage": "new"}, "409 409 403 403 403 403"),
+    ("POST", "/v1/revenue/models/{model}/leads/{apac}/stage", {"stage": "new"}, "409 404 403 403 403 403"),
+    ("GET", "/v1/revenue/models/{model}/activity", None, "200 200 403 403 403 403"),
+    ("GET", "/v1/revenue/models/{model}/analysis?from=2026-11-01&to=2026-11-08", None, "200 200 403 403 403 403"),
+    ("GET", "/v1/revenue/models/{model}/analysis.svg?from=2026-11-01&to=2026-11-08", None, "200 200 403 403 403 403"),
+    ("GET", "/v1/leads/{lead}/revenue-activity", None, "200 200 200 404 403 403"),
+    ("GET", "/v1/leads/{lead}/revenue-stage?model_id={model}", None, "200 200 200 404 403 403"),
     ("GET", "/v1/api-keys", None, "200 403 403 403 403 403"),
     ("POST", "/v1/api-keys", {"name": "crm", "scopes": ["leads:write"]}, "201 403 403 403 403 403"),
     ("DELETE", "/v1/api-keys/nokey", None, "404 403 403 403 403 403"),
@@ -154,6 +181,9 @@ async def request(http: httpx.AsyncClient, method: str, path: str, body: Any, he
     if body == "csv":
         files = {"file": ("leads.csv", CSV.encode(), "text/csv")}
         return (await http.request(method, path, files=files, headers=headers)).status_code
+    if body in ("definition", "draft"):
+        definition = default_definition()
+        body = {"name": "M", "definition": definition} if body == "definition" else {"definition": definition}
     if body == "contact":
         body = {"source": "crm", "contact_id": "c-9", "lifecycle_stage": "lead", "occurred_at": "2026-11-01T10:00:00Z"}
     return (await http.request(method, path, json=body, headers=headers)).status_code
@@ -216,11 +246,22 @@ async def assignment_world(
     s.app.execute(s.app.assign_by_hand, apac, seller_id="olga", team_id="apac", reason="setup")
     s.app.execute(s.app.assign_by_hand, direct, seller_id="sam", team_id=None, reason="setup")
     _, key = s.app.execute(create_api_key, "crm", ["leads:write"], "test")
-    api = assignment_api(s.app, worker, {}, s.read_model, authenticator(s.app, worker), self_assignment=self_assignment)
+    revenue_reads = RevenueReadModel(ProjectionRunner(s.app, SQLiteReadStore.in_memory(), RevenueProjection()))
+    s.app.revenue.leads, s.app.revenue.counts = s.read_model, revenue_reads
+    model = s.app.execute(s.app.revenue.create_model, "Funnel", "", None, "ada").id
+    api = assignment_api(
+        s.app,
+        worker,
+        {},
+        s.read_model,
+        authenticator(s.app, worker),
+        self_assignment=self_assignment,
+        revenue_reads=revenue_reads,
+    )
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://assignment")
     return (
         http,
-        {"lead": str(lead), "apac": str(apac), "direct": str(direct), "waiting": str(waiting)},
+        {"lead": str(lead), "apac": str(apac), "direct": str(direct), "waiting": str(waiting), "model": str(model)},
         credentials(key),
     )
 
@@ -257,7 +298,17 @@ def test_the_table_names_every_operation_of_both_services(worker: StoreWorker) -
     s = Scenario()
     apis = {
         "intake": (intake_api(app, worker, {}, lead_list_of(app), authenticator(app, worker)), INTAKE),
-        "assignment": (assignment_api(s.app, worker, {}, s.read_model, authenticator(s.app, worker)), ASSIGNMENT),
+        "assignment": (
+            assignment_api(
+                s.app,
+                worker,
+                {},
+                s.read_model,
+                authenticator(s.app, worker),
+                revenue_reads=RevenueReadModel(ProjectionRunner(s.app, SQLiteReadStore.in_memory(), RevenueProjection())),
+            ),
+            ASSIGNMENT,
+        ),
     }
     for name, (api, table) in apis.items():
         operations = {
@@ -278,6 +329,8 @@ def _template(path: str) -> str:
         ("{unassigned}", "{lead_id}"),
         ("{direct}", "{lead_id}"),
         ("{waiting}", "{lead_id}"),
+        ("/stage-changes/{model}", "/stage-changes/{run_id}"),
+        ("{model}", "{model_id}"),
         ("/v1/sellers/sam", "/v1/sellers/{seller_id}"),
         ("/v1/sellers/new", "/v1/sellers/{seller_id}"),
         ("/v1/teams/emea", "/v1/teams/{team_id}"),
@@ -292,7 +345,7 @@ def _template(path: str) -> str:
     ):
         if concrete in path and not path.endswith("/order"):
             path = path.replace(concrete, template)
-    return path
+    return path.split("?")[0]
 
 
 async def test_self_assignment_off(worker: StoreWorker) -> None:

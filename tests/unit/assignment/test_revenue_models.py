@@ -151,7 +151,9 @@ def test_an_approved_models_draft_is_approved_as_its_next_definition(w: RevenueW
     model = w.model()
     w.live(model, (w.receive("a"), "new"))
     draft = default_definition()
-    draft["assignment_rules"]["choices"].insert(0, {"condition": {"field": "score", "op": "lte", "value": 2}, "stage": "prospect"})
+    draft["assignment_rules"]["choices"].insert(
+        0, {"condition": {"field": "score", "op": "lte", "value": 2}, "stage": "prospect"}
+    )
     w.app.execute(w.revenue.save_draft, model, draft, "admin")
     assert w.stage(model, w.receive("early", score=1)) == "new"  # not yet
     w.app.execute(w.revenue.approve_draft, model, "admin")
@@ -292,11 +294,18 @@ def test_transitions_fire_from_lead_events(w: RevenueWorld) -> None:
 def _with_gate() -> dict[str, Any]:
     definition = default_definition()
     definition["stages"].insert(
-        1, {"id": "triage", "name": "Triage", "type": "gate", "path": "success", "active": True, "default_to": "prospect"}
+        1,
+        {"id": "triage", "name": "Triage", "type": "gate", "path": "success", "active": True, "default_to": "prospect"},
     )
     definition["transitions"] = [
         {"id": "to-triage", "from": "new", "to": "triage", "triggers": ["updated"], "filter": None},
-        {"id": "hot", "from": "triage", "to": "opportunity", "triggers": [], "filter": {"field": "score", "op": "gte", "value": 80}},
+        {
+            "id": "hot",
+            "from": "triage",
+            "to": "opportunity",
+            "triggers": [],
+            "filter": {"field": "score", "op": "gte", "value": 80},
+        },
         *definition["transitions"],
     ]
     return definition

@@ -179,7 +179,7 @@ class RevenueModels:
 
     def get_model(self, model_id: UUID) -> RevenueModel:
         try:
-            model = self.app.repository.get(model_id)
+            model: Any = self.app.repository.get(model_id)
         except AggregateNotFoundError:
             raise ModelNotFound(model_id) from None
         if not isinstance(model, RevenueModel):
@@ -333,7 +333,7 @@ class RevenueModels:
                     results.append([str(lead_id), REFUSED, "no such lead"])
                     continue
                 facts = assignment.lead
-            elif run.lead_filter is not None and not matches(run.lead_filter, lambda f, lead=facts: lead_fact(lead, f)):
+            elif run.lead_filter is not None and not _matches(run.lead_filter, facts):
                 continue
             if run.from_stage is not None:
                 position: LeadStage | None = uow.get(lead_stage_id(model.id, lead_id))
@@ -360,7 +360,7 @@ class RevenueModels:
 
     def get_run(self, run_id: UUID) -> StageChangeRun:
         try:
-            run = self.app.repository.get(run_id)
+            run: Any = self.app.repository.get(run_id)
         except AggregateNotFoundError:
             raise RunNotFound(run_id) from None
         if not isinstance(run, StageChangeRun):
@@ -410,6 +410,7 @@ class RevenueModels:
         """The lead's place as its stream had it at `as_of`, by the changes' own times (the
         service's clock: the times the analyzer and the activity log show)."""
         position = None
+        domain_event: Any
         for domain_event in self.app.events.get(position_id):
             when = getattr(domain_event, "at", None) or getattr(domain_event, "fired_at", None)
             if when is not None and when > as_of:
@@ -523,6 +524,10 @@ class RevenueModels:
         if self.counts is None:
             raise RuntimeError("the revenue read model is not wired (see bootstrap)")
         return self.counts
+
+
+def _matches(criteria: Any, facts: Mapping[str, Any]) -> bool:
+    return matches(criteria, lambda field: lead_fact(facts, field))
 
 
 __all__ = ["LeadNotKnown", "RevenueModels", "RunNotFound"]

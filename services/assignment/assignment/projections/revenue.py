@@ -104,10 +104,10 @@ _DDL = (
     )""",
 )
 
-ACTIVITY_COLUMNS = ("entry_id", "model_id", "generation", "lead_id", "at", "from_stage", "to_stage", "reason")
-ACTIVITY_COLUMNS += ("detail", "actor", "campaign", "manual", "sort_key")
-RUN_COLUMNS = ("run_id", "model_id", "to_stage", "from_stage", "purpose", "actor", "total", "scanned")
-RUN_COLUMNS += ("moved", "skipped", "refused", "started_at", "finished_at")
+ACTIVITY_COLUMNS: tuple[str, ...] = ("entry_id", "model_id", "generation", "lead_id", "at", "from_stage", "to_stage")
+ACTIVITY_COLUMNS += ("reason", "detail", "actor", "campaign", "manual", "sort_key")
+RUN_COLUMNS: tuple[str, ...] = ("run_id", "model_id", "to_stage", "from_stage", "purpose", "actor", "total")
+RUN_COLUMNS += ("scanned", "moved", "skipped", "refused", "started_at", "finished_at")
 
 
 class RevenueProjection:
@@ -131,7 +131,9 @@ class RevenueProjection:
         return {table: int(tx.fetchone(f"SELECT COUNT(*) FROM {table}")[0]) for table in TABLES}  # type: ignore[index]
 
     def apply(self, tx: Tx, events: Sequence[Any]) -> None:
-        activity, entered, runs = [], [], {}
+        activity: list[tuple[Any, ...]] = []
+        entered: list[list[Any]] = []
+        runs: dict[str, Any] = {}
         for e in events:
             if isinstance(e, Position.StageChanged):
                 self._stage_changed(tx, e, entered)
@@ -306,8 +308,10 @@ class RevenueQueries:
         limit: int = 100,
     ) -> dict[str, Any]:
         """Logged stage changes, newest first, one page (`next_cursor` for the next one)."""
-        where, params = [], []
-        for column, value in (("lead_id", lead_id), ("model_id", model_id), ("generation", generation)):
+        where: list[str] = []
+        params: list[Any] = []
+        equals: tuple[tuple[str, Any], ...] = (("lead_id", lead_id), ("model_id", model_id), ("generation", generation))
+        for column, value in equals:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(str(value) if isinstance(value, UUID) else value)
