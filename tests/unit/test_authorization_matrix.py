@@ -305,7 +305,9 @@ def test_the_table_names_every_operation_of_both_services(worker: StoreWorker) -
                 {},
                 s.read_model,
                 authenticator(s.app, worker),
-                revenue_reads=RevenueReadModel(ProjectionRunner(s.app, SQLiteReadStore.in_memory(), RevenueProjection())),
+                revenue_reads=RevenueReadModel(
+                    ProjectionRunner(s.app, SQLiteReadStore.in_memory(), RevenueProjection())
+                ),
             ),
             ASSIGNMENT,
         ),

@@ -84,7 +84,7 @@ def test_the_analyzer_identity_holds_on_any_history(
         assert row["stages"]["triage"]["end_balance"] == 0
         previous_end = {sid: f["end_balance"] for sid, f in row["stages"].items()}
     totals = found["totals"]
-    for sid, f in totals.items():
+    for f in totals.values():
         assert f["end_balance"] == f["start_balance"] + f["in_flow"] - f["out_flow"]
 
 

@@ -109,7 +109,7 @@ async def test_the_lifecycle_over_http(walk: Any) -> None:
     r = await http.put(f"/v1/revenue/models/{first}", json={"name": "X", "definition": default_definition()})
     assert r.status_code == 409 and "draft" in r.json()["detail"]
     r = await http.patch(f"/v1/revenue/models/{first}/stages/new", json={"name": "Inquiry"})
-    assert [s["name"] for s in r.json()["definition"]["stages"]][0] == "Inquiry"
+    assert r.json()["definition"]["stages"][0]["name"] == "Inquiry"
     assert (await http.post(f"/v1/revenue/models/{first}/unapprove")).json()["status"] == "draft"
     r = await http.put(f"/v1/revenue/models/{first}", json={"name": "Renamed", "definition": default_definition()})
     assert r.status_code == 200 and r.json()["name"] == "Renamed"
