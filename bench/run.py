@@ -18,6 +18,10 @@ In one run, on a fresh local broker, beside the raw baselines:
   8. referral: 100,000 open referrals expiring at once (≤ 60 s).
   9. sequence: leads enrolled per second from assignments.events.v1 (a backlog of 20,000).
  10. sequence: 100,000 steps falling due at once (≤ 60 s).
+ 11. revenue: stage changes logged per second from leads.events.v1 (20,000 new leads and 20,000
+     score changes waiting: 40,000 logged changes, assignment's own decisions included).
+ 12. revenue: a Change Revenue Stage run over 100,000 leads.
+ 13. revenue: the Success Path Analyzer over 1,000,000 logged changes (≤ 1 s).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -675,6 +679,51 @@ def sequence_figures(run_dir: Path, bootstrap: str | None, assigned: int, due: i
     )
 
 
+def revenue_figures(run_dir: Path, bootstrap: str | None, leads: int, run: int, changes: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import revenue
+
+    if bootstrap is not None:
+        say(f"11) revenue: {leads:,} new leads and {leads:,} score changes on leads.events.v1, assignment started")
+        seconds, logged = asyncio.run(revenue.stage_changes_from_topic(bootstrap, run_dir / "revenue-in", leads, say))
+        results.add(
+            Figure(
+                "revenue: stage changes logged from leads.events.v1",
+                logged / seconds,
+                "changes/s",
+                "",
+                None if logged == 2 * leads else False,
+                f"({logged:,} of {2 * leads:,} logged in {seconds:.1f}s, start and assignment's decisions included)",
+            )
+        )
+        return
+    say(f"12) revenue: Change Revenue Stage over {run:,} leads (SQLite store)")
+    seconds, outcomes = revenue.bulk_run(run_dir / "revenue-run", run, say)
+    results.add(
+        Figure(
+            f"revenue: Change Revenue Stage run over {run:,} leads",
+            seconds,
+            "s",
+            "",
+            None if outcomes.get("moved") == run else False,
+            f"({outcomes.get('moved', 0):,} moved, {run / seconds:,.0f} leads/s, pages of 500)",
+        )
+    )
+    say(f"13) revenue: the Success Path Analyzer over {changes:,} logged changes (SQLite read model)")
+    timings, made = revenue.analyzer_over(run_dir / "revenue-analyzer", changes, say)
+    slowest = max(timings.values())
+    results.add(
+        Figure(
+            f"revenue: analyzer query over {made:,} logged changes (slowest)",
+            slowest,
+            "s",
+            "≤ 1",
+            slowest <= 1.0,
+            "(" + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()) + ")",
+        )
+    )
+
+
 def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import deadlines
@@ -777,7 +826,9 @@ def main(argv: list[str] | None = None) -> int:
     args.import_rows, args.store_events, args.deadlines = 1_000_000, 20_000, 100_000
     args.referrals, args.expiring = 20_000, 100_000
     args.assigned, args.steps_due = 20_000, 100_000
+    args.revenue_leads, args.revenue_run, args.revenue_changes = 20_000, 100_000, 1_000_000
     if args.quick:
+        args.revenue_leads, args.revenue_run, args.revenue_changes = 2_000, 5_000, 50_000
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
         args.import_rows, args.store_events, args.deadlines = 10_000, 2_000, 5_000
         args.referrals, args.expiring = 2_000, 5_000
@@ -813,12 +864,14 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(postgres_stack(kafka, run_dir, args, results))
         referral_figures(run_dir, kafka.bootstrap, args.referrals, args.expiring, results)
         sequence_figures(run_dir, kafka.bootstrap, args.assigned, args.steps_due, results)
+        revenue_figures(run_dir, kafka.bootstrap, args.revenue_leads, args.revenue_run, args.revenue_changes, results)
     if not args.skip_import:
         template_import(run_dir, args.import_rows, results)
     time_travel(run_dir, results)
     deadlines_at_once(run_dir, args.deadlines, results)
     referral_figures(run_dir, None, args.referrals, args.expiring, results)
     sequence_figures(run_dir, None, args.assigned, args.steps_due, results)
+    revenue_figures(run_dir, None, args.revenue_leads, args.revenue_run, args.revenue_changes, results)
     if results.latency:
         plot(results.latency, run_dir / "latency.png")
     (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")

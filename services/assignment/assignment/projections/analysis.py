@@ -6,9 +6,10 @@ leads missed the limit in the period (`sla_due`) and how many are past it at the
 
 A lead is in a stage at moment t when it entered before t and had not left before t. So for
 every stage and period: end balance = start balance + in flow - out flow, and a gate (entered and
-left in the same instant) always has balance 0. The queries group by UTC day on covering indexes
-(no table reads) and the periods are folded from days, so the cost grows with the rows in the
-window, not with the number of periods.
+left in the same instant) always has balance 0. The analyzer reads the projection's day-by-day
+counts (stays begun, stays ended by where they went, SLA limits due, met and settled) and folds the
+days into periods: its cost grows with stages x days, not with the number of stage changes. Only
+the day of "now", partly over, is counted from the stays themselves.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from leadflow_shared.readstore import Tx
 from leadflow_shared.views import utc_text
 
-from .revenue import INTERVALS
+from .revenue import DAILY_IN, DAILY_OUT, DAILY_SLA, INTERVALS
 
 PERIODS = ("day", "week", "month")
 MAX_PERIODS = 400
@@ -69,42 +70,31 @@ def analyze(
 ) -> dict[str, Any]:
     cuts = periods(kind, start, end)
     key = (model_id, generation)
+    lo, hi = start.isoformat(), end.isoformat()
     # "now" counts what happened up to and including this instant
-    lo, hi, now_text = _at(start), _at(end), utc_text(now + timedelta(microseconds=1)) or ""
+    now_text = utc_text(now + timedelta(microseconds=1)) or ""
     balance: dict[str, int] = defaultdict(int)
-    for stage, n in tx.fetchall(
-        f"SELECT stage, COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? AND entered_at < ? "
-        "AND (exited_at IS NULL OR exited_at >= ?) GROUP BY stage",
-        (*key, lo, lo),
-    ):
-        balance[stage] = int(n)
+    for table, sign in ((DAILY_IN, 1), (DAILY_OUT, -1)):
+        for stage, n in tx.fetchall(
+            f"SELECT stage, SUM(n) FROM {table} WHERE model_id = ? AND generation = ? AND day < ? GROUP BY stage",
+            (*key, lo),
+        ):
+            balance[stage] += sign * int(n)
     flows_in: dict[tuple[str, str], int] = {}
     for stage, day, n in tx.fetchall(
-        f"SELECT stage, substr(entered_at, 1, 10), COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? "
-        "AND entered_at >= ? AND entered_at < ? GROUP BY stage, substr(entered_at, 1, 10)",
+        f"SELECT stage, day, n FROM {DAILY_IN} WHERE model_id = ? AND generation = ? AND day >= ? AND day < ?",
         (*key, lo, hi),
     ):
         flows_in[(stage, day)] = int(n)
     flows_out: dict[tuple[str, str], list[tuple[str | None, int, float]]] = defaultdict(list)
     for stage, day, next_stage, n, seconds in tx.fetchall(
-        f"SELECT stage, substr(exited_at, 1, 10), next_stage, COUNT(*), SUM(seconds) FROM {INTERVALS} "
-        "WHERE model_id = ? AND generation = ? AND exited_at >= ? AND exited_at < ? "
-        "GROUP BY stage, substr(exited_at, 1, 10), next_stage",
+        f"SELECT stage, day, next_stage, n, seconds FROM {DAILY_OUT} WHERE model_id = ? AND generation = ? "
+        "AND day >= ? AND day < ?",
         (*key, lo, hi),
     ):
-        flows_out[(stage, day)].append((next_stage, int(n), float(seconds or 0.0)))
+        flows_out[(stage, day)].append((next_stage or None, int(n), float(seconds)))
     sla = [s["id"] for s in stages if s["type"] == "sla"]
-    missed: dict[tuple[str, str], int] = {}
-    past_due_at: dict[str, dict[str, int]] = {}
-    if sla:
-        for stage, day, n in tx.fetchall(
-            f"SELECT stage, substr(sla_due_at, 1, 10), COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? "
-            "AND sla_due_at >= ? AND sla_due_at < ? AND sla_due_at <= ? "
-            "AND (exited_at IS NULL OR exited_at >= sla_due_at) GROUP BY stage, substr(sla_due_at, 1, 10)",
-            (*key, lo, hi, now_text),
-        ):
-            missed[(stage, day)] = int(n)
-        past_due_at = _past_due(tx, key, sorted({min(_at(pe), now_text) for _, pe in cuts}), lo)
+    clock = _SlaClock(tx, key, now_text) if sla else None
     success = [s["id"] for s in stages if s["path"] == "success"]
 
     def targets(stage: Mapping[str, Any]) -> set[str]:
@@ -133,46 +123,59 @@ def analyze(
                 "converted": converted,
                 "conversion_pct": round(100.0 * converted / went, 1) if went else None,
                 "avg_hours_in_stage": round(seconds / went / 3600.0, 2) if went else None,
-                "sla_due": sum(missed.get((sid, d), 0) for d in days) if sid in sla else None,
-                "sla_past_due": past_due_at[min(_at(pe), now_text)].get(sid, 0) if sid in sla else None,
+                "sla_due": clock.missed(sid, days) if clock is not None and sid in sla else None,
+                "sla_past_due": clock.past_due(sid, _at(pe)) if clock is not None and sid in sla else None,
             }
         rows.append({"start": _at(ps), "end": _at(pe), "stages": figures})
     return {"periods": rows, "totals": _totals(stages, rows, targets)}
 
 
-def _past_due(tx: Tx, key: tuple[str, int], moments: list[str], lo: str) -> dict[str, dict[str, int]]:
-    """SLA stays past their limit and not left yet, at each moment: limits passed before it, less
-    stays settled (left, or the limit passed, whichever was later) before it. Counted once up to
-    the window's start, then by day, so the cost does not grow with the number of periods."""
-    counts: dict[str, dict[str, int]] = {}
-    for column, sign in (("sla_due_at", 1), ("sla_settled_at", -1)):
-        base = tx.fetchall(
-            f"SELECT stage, COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? AND {column} < ? "
-            "GROUP BY stage",
-            (*key, lo),
-        )
-        by_day = tx.fetchall(
-            f"SELECT stage, substr({column}, 1, 10), COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? "
-            f"AND {column} >= ? AND {column} < ? GROUP BY stage, substr({column}, 1, 10)",
-            (*key, lo, moments[-1]),
-        )
-        partial = tx.fetchall(  # the last moment may be "now", in the middle of a day
-            f"SELECT stage, COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? AND {column} >= ? "
-            f"AND {column} < ? GROUP BY stage",
-            (*key, max(lo, moments[-1][:10] + "T00:00:00.000000+00:00"), moments[-1]),
-        )
-        for moment in moments:
-            found = counts.setdefault(moment, defaultdict(int))
-            for stage, n in base:
-                found[stage] += sign * int(n)
-            day = moment[:10]
-            for stage, d, n in by_day:
-                if d < day:
-                    found[stage] += sign * int(n)
-            if not moment.endswith("T00:00:00.000000+00:00"):
-                for stage, n in partial:
-                    found[stage] += sign * int(n)
-    return counts
+class _SlaClock:
+    """SLA misses per day and leads past their limit at a moment, from the day-by-day counts; the
+    day of "now" is partly over, so that day is counted from the stays themselves."""
+
+    def __init__(self, tx: Tx, key: tuple[str, int], now: str) -> None:
+        self.now, self.today = now, now[:10]
+        self.days: dict[str, dict[str, tuple[int, int, int]]] = defaultdict(dict)
+        for stage, day, due, met, settled in tx.fetchall(
+            f"SELECT stage, day, due, met, settled FROM {DAILY_SLA} WHERE model_id = ? AND generation = ?", key
+        ):
+            self.days[stage][day] = (int(due), int(met), int(settled))
+        midnight = self.today + "T00:00:00.000000+00:00"
+        counts = {}
+        for name, sql in (
+            ("missed", "sla_due_at >= ? AND sla_due_at < ? AND (exited_at IS NULL OR exited_at >= sla_due_at)"),
+            ("due", "sla_due_at >= ? AND sla_due_at < ?"),
+            ("settled", "sla_settled_at >= ? AND sla_settled_at < ?"),
+        ):
+            counts[name] = dict(
+                tx.fetchall(
+                    f"SELECT stage, COUNT(*) FROM {INTERVALS} WHERE model_id = ? AND generation = ? AND {sql} "
+                    "GROUP BY stage",
+                    (*key, midnight, now),
+                )
+            )
+        self.today_counts = counts
+
+    def missed(self, stage: str, days: list[str]) -> int:
+        total = 0
+        for day in days:
+            if day < self.today:
+                due, met, _ = self.days[stage].get(day, (0, 0, 0))
+                total += due - met
+            elif day == self.today:
+                total += int(self.today_counts["missed"].get(stage, 0))
+        return total
+
+    def past_due(self, stage: str, moment: str) -> int:
+        """Limits passed before `moment`, less stays settled before it (`moment` is a period's
+        end; one after now is counted at now)."""
+        partial = moment > self.now
+        cut = self.today if partial else moment[:10]
+        total = sum(due - settled for day, (due, _, settled) in self.days[stage].items() if day < cut)
+        if partial:
+            total += int(self.today_counts["due"].get(stage, 0)) - int(self.today_counts["settled"].get(stage, 0))
+        return total
 
 
 def _totals(stages: Sequence[Mapping[str, Any]], rows: list[dict[str, Any]], targets: Any) -> dict[str, Any]:

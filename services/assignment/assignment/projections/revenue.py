@@ -6,6 +6,8 @@ the progress and per-lead results of Change Revenue Stage runs.
 - `revenue_intervals`: one row per stay of a lead in a stage, logged or not: entered, exited,
   seconds, the stage it went to, and for an SLA stage when the limit falls due and when the stay
   was settled (exited, or the limit passed: whichever is later). Open stays have no exit.
+- `revenue_daily_in`, `revenue_daily_out`, `revenue_daily_sla`: the same stays counted per UTC
+  day and stage, for the Success Path Analyzer (analysis.py).
 - `revenue_runs`, `revenue_run_results`: each run's figures and each lead's outcome.
 
 Times are UTC text with microseconds (text order is time order on SQLite and PostgreSQL alike).
@@ -18,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -33,9 +36,12 @@ Run: Any = StageChangeRun
 
 ACTIVITY = "revenue_activity"
 INTERVALS = "revenue_intervals"
+DAILY_IN = "revenue_daily_in"
+DAILY_OUT = "revenue_daily_out"
+DAILY_SLA = "revenue_daily_sla"
 RUNS = "revenue_runs"
 RESULTS = "revenue_run_results"
-TABLES = (ACTIVITY, INTERVALS, RUNS, RESULTS)
+TABLES = (ACTIVITY, INTERVALS, DAILY_IN, DAILY_OUT, DAILY_SLA, RUNS, RESULTS)
 
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {ACTIVITY} (
@@ -70,14 +76,27 @@ _DDL = (
         sla_settled_at TEXT,
         PRIMARY KEY (position_id, version)
     )""",
-    # Covering indexes: the analyzer's range scans never touch the table.
-    f"CREATE INDEX IF NOT EXISTS {INTERVALS}_entered ON {INTERVALS} "
-    "(model_id, generation, entered_at, stage, exited_at)",
-    f"CREATE INDEX IF NOT EXISTS {INTERVALS}_exited ON {INTERVALS} "
-    "(model_id, generation, exited_at, stage, next_stage, seconds)",
-    f"CREATE INDEX IF NOT EXISTS {INTERVALS}_due ON {INTERVALS} (model_id, generation, sla_due_at, stage, exited_at)",
+    f"CREATE INDEX IF NOT EXISTS {INTERVALS}_in_model ON {INTERVALS} (model_id, generation, exited_at)",
+    f"CREATE INDEX IF NOT EXISTS {INTERVALS}_due ON {INTERVALS} (model_id, generation, sla_due_at)",
     f"CREATE INDEX IF NOT EXISTS {INTERVALS}_settled ON {INTERVALS} (model_id, generation, sla_settled_at, stage)",
     f"CREATE INDEX IF NOT EXISTS {INTERVALS}_open ON {INTERVALS} (position_id, exited_at)",
+    # Per UTC day and stage (the analyzer folds days into periods): stays begun; stays ended, by
+    # where they went, with their seconds; SLA limits falling due, met before (left in time), and
+    # stays settled (left, or past the limit, whichever was later).
+    f"""CREATE TABLE IF NOT EXISTS {DAILY_IN} (
+        model_id TEXT NOT NULL, generation INTEGER NOT NULL, stage TEXT NOT NULL, day TEXT NOT NULL,
+        n INTEGER NOT NULL, PRIMARY KEY (model_id, generation, stage, day)
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {DAILY_OUT} (
+        model_id TEXT NOT NULL, generation INTEGER NOT NULL, stage TEXT NOT NULL, day TEXT NOT NULL,
+        next_stage TEXT NOT NULL, n INTEGER NOT NULL, seconds REAL NOT NULL,
+        PRIMARY KEY (model_id, generation, stage, day, next_stage)
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {DAILY_SLA} (
+        model_id TEXT NOT NULL, generation INTEGER NOT NULL, stage TEXT NOT NULL, day TEXT NOT NULL,
+        due INTEGER NOT NULL, met INTEGER NOT NULL, settled INTEGER NOT NULL,
+        PRIMARY KEY (model_id, generation, stage, day)
+    )""",
     f"""CREATE TABLE IF NOT EXISTS {RUNS} (
         run_id TEXT PRIMARY KEY,
         model_id TEXT NOT NULL,
@@ -134,9 +153,11 @@ class RevenueProjection:
         activity: list[tuple[Any, ...]] = []
         entered: list[list[Any]] = []
         runs: dict[str, Any] = {}
+        daily = Daily()
+        open_stays: dict[str, list[Any]] = {}
         for e in events:
             if isinstance(e, Position.StageChanged):
-                self._stage_changed(tx, e, entered)
+                self._stage_changed(tx, e, entered, open_stays, daily)
                 if e.logged:
                     activity.append(_activity_row(e))
             elif isinstance(e, Run.Started):
@@ -149,6 +170,7 @@ class RevenueProjection:
                     run["finished_at"] = utc_text(e.at)
         if entered:
             self._flush_entered(tx, entered)
+        daily.flush(tx)
         if activity:
             tx.executemany(
                 f"INSERT INTO {ACTIVITY} ({', '.join(ACTIVITY_COLUMNS)}) "
@@ -164,45 +186,38 @@ class RevenueProjection:
                     [run[c] for c in RUN_COLUMNS],
                 )
 
-    def _stage_changed(self, tx: Tx, e: Any, entered: list[list[Any]]) -> None:
+    def _stage_changed(
+        self, tx: Tx, e: Any, entered: list[list[Any]], open_stays: dict[str, list[Any]], daily: Daily
+    ) -> None:
         position_id = str(e.originator_id)
         at = utc_text(e.at)
         if e.from_stage is not None:
             # The open stay may still be in this batch's pending inserts.
-            pending = next((row for row in reversed(entered) if row[0] == position_id and row[7] is None), None)
-            if pending is not None:
-                _close(pending, e, at)
-            else:
+            row = open_stays.pop(position_id, None)
+            if row is None:
                 found = tx.fetchone(
-                    f"SELECT version, entered_at, sla_due_at FROM {INTERVALS} "
+                    f"SELECT version, model_id, generation, lead_id, stage, entered_at, sla_due_at FROM {INTERVALS} "
                     "WHERE position_id = ? AND exited_at IS NULL ORDER BY version DESC LIMIT 1",
                     (position_id,),
                 )
                 if found is not None:
-                    row = [position_id, found[0], None, None, None, None, found[1], None, None, None, found[2], None]
-                    _close(row, e, at)
+                    version, model_id, generation, lead_id, stage, entered_at, due = found
+                    row = [position_id, version, model_id, generation, lead_id, stage, entered_at]
+                    row += [None, None, None, due, None]
+                    _close(row, e, at, daily)
                     tx.execute(
                         f"UPDATE {INTERVALS} SET exited_at = ?, seconds = ?, next_stage = ?, sla_settled_at = ? "
                         "WHERE position_id = ? AND version = ?",
-                        (row[7], row[8], row[9], row[11], position_id, found[0]),
+                        (row[7], row[8], row[9], row[11], position_id, version),
                     )
+            else:
+                _close(row, e, at, daily)
         if e.to_stage is not None:
-            entered.append(
-                [
-                    position_id,
-                    e.originator_version,
-                    str(e.model_id),
-                    e.generation,
-                    str(e.lead_id),
-                    e.to_stage,
-                    at,
-                    None,
-                    None,
-                    None,
-                    utc_text(e.sla_due_at),
-                    None,
-                ]
-            )
+            row = [position_id, e.originator_version, str(e.model_id), e.generation, str(e.lead_id), e.to_stage, at]
+            row += [None, None, None, utc_text(e.sla_due_at), None]
+            entered.append(row)
+            open_stays[position_id] = row
+            daily.entered(row)
 
     def _flush_entered(self, tx: Tx, entered: list[list[Any]]) -> None:
         tx.executemany(
@@ -251,13 +266,63 @@ class RevenueProjection:
         )
 
 
-def _close(row: list[Any], e: Any, at: str | None) -> None:
+def _close(row: list[Any], e: Any, at: str | None, daily: Daily) -> None:
     """Close an open stay (row in INTERVALS column order) at the change `e`."""
     row[7] = at
     row[8] = max(0.0, (e.at - datetime.fromisoformat(row[6])).total_seconds())
     row[9] = e.to_stage
     due = row[10]
     row[11] = None if due is None else max(due, at)
+    daily.left(row)
+
+
+class Daily:
+    """The day-by-day counts one batch adds, written with one upsert per table."""
+
+    def __init__(self) -> None:
+        self.came: dict[tuple[Any, ...], int] = defaultdict(int)
+        self.went: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
+        self.sla: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+
+    def entered(self, row: list[Any]) -> None:
+        key = (row[2], row[3], row[5])
+        self.came[(*key, row[6][:10])] += 1
+        if row[10] is not None:
+            self.sla[(*key, row[10][:10])][0] += 1
+
+    def left(self, row: list[Any]) -> None:
+        key = (row[2], row[3], row[5])
+        out = self.went[(*key, row[7][:10], row[9] or "")]
+        out[0] += 1
+        out[1] += row[8]
+        due = row[10]
+        if due is not None:
+            if row[7] < due:
+                self.sla[(*key, due[:10])][1] += 1  # left in time
+            self.sla[(*key, row[11][:10])][2] += 1
+
+    def flush(self, tx: Tx) -> None:
+        key = "model_id, generation, stage, day"
+        if self.came:
+            tx.executemany(
+                f"INSERT INTO {DAILY_IN} ({key}, n) VALUES (?, ?, ?, ?, ?) "
+                f"ON CONFLICT ({key}) DO UPDATE SET n = {DAILY_IN}.n + excluded.n",
+                [(*k, n) for k, n in self.came.items()],
+            )
+        if self.went:
+            tx.executemany(
+                f"INSERT INTO {DAILY_OUT} ({key}, next_stage, n, seconds) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT ({key}, next_stage) DO UPDATE SET n = {DAILY_OUT}.n + excluded.n, "
+                f"seconds = {DAILY_OUT}.seconds + excluded.seconds",
+                [(*k, int(n), s) for k, (n, s) in self.went.items()],
+            )
+        if self.sla:
+            tx.executemany(
+                f"INSERT INTO {DAILY_SLA} ({key}, due, met, settled) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT ({key}) DO UPDATE SET due = {DAILY_SLA}.due + excluded.due, "
+                f"met = {DAILY_SLA}.met + excluded.met, settled = {DAILY_SLA}.settled + excluded.settled",
+                [(*k, *v) for k, v in self.sla.items()],
+            )
 
 
 def _activity_row(e: Any) -> tuple[Any, ...]:
