@@ -458,3 +458,29 @@ def test_a_leads_stage_and_times_in_stages_at_any_past_moment(w: RevenueWorld) -
     assert now["stages"]["new"]["cumulative_seconds"] == 7 * 3600
     assert now["stages"]["new"]["latest_seconds"] == 2 * 3600
     assert now["stages"]["prospect"]["last_exited_at"] == t1 + timedelta(hours=8)
+
+
+def test_the_revenue_read_model_rebuilt_from_the_events_equals_the_live_one(w: RevenueWorld) -> None:
+    from assignment.projections.revenue import TABLES
+
+    model = w.model(definition=_with_gate())
+    leads = [w.receive(f"r{i}", score=i * 10) for i in range(6)]
+    w.live(model, *((lead, "new") for lead in leads[:2]))
+    for i, lead in enumerate(leads):
+        w.later(hours=7 * i)
+        w.change_data(lead, score=90 - i)
+        w.move(model, lead, "lead")
+    w.revenue.run_to_end(w.app.execute(w.revenue.merge_stage, model, "prospect", "new", "admin").id)
+    w.later(hours=80)
+    w.deadlines.fire_due()
+    runner = w.revenue_reads.runner
+
+    def contents() -> dict[str, list[tuple[object, ...]]]:
+        runner.catch_up()
+        with runner.store.transaction(write=False) as tx:
+            return {t: sorted(tx.fetchall(f"SELECT * FROM {t}"), key=repr) for t in TABLES}
+
+    live = contents()
+    assert all(live[t] for t in ("revenue_activity", "revenue_intervals", "revenue_daily_out", "revenue_daily_sla"))
+    runner.rebuild()
+    assert contents() == live

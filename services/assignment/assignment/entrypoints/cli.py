@@ -1,6 +1,6 @@
 """assignment's command line: `python -m assignment.entrypoints.cli --help`.
 
-rebuild-read-models: drop assignment's read model and replay the events into it.
+rebuild-read-models: drop assignment's read models (assignments, revenue) and replay the events into them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
 
 from ..application import AssignmentApplication
-from ..projections import AssignmentsProjection
+from ..projections import AssignmentsProjection, RevenueProjection
 from ..settings import AssignmentSettings
 
 cli = typer.Typer(help="leadflow assignment commands", no_args_is_help=True, add_completion=False)
@@ -25,14 +25,16 @@ def commands() -> None:
 
 @cli.command("rebuild-read-models")
 def rebuild_read_models() -> None:
-    """Drop and recreate assignment's read-model tables, then replay the event store into them."""
+    """Drop and recreate assignment's read-model tables (assignments, and the revenue activity log,
+    stays, day-by-day counts and runs), then replay the event store into them."""
     settings = AssignmentSettings()
     app = AssignmentApplication(env=settings.eventsourcing_env())
-    runner = ProjectionRunner(app, open_read_store(settings), AssignmentsProjection())
+    store = open_read_store(settings)
     try:
-        rebuild_with_progress(runner, "assignment")
+        for name, projection in (("assignment", AssignmentsProjection()), ("revenue", RevenueProjection())):
+            rebuild_with_progress(ProjectionRunner(app, store, projection), name)
     finally:
-        runner.store.close()
+        store.close()
         app.close()
 
 

@@ -89,11 +89,12 @@ def _stage(stage: Mapping[str, Any], totals: Mapping[str, Any], x: float, y: flo
     if due > 0 or past_due > 0:
         label = " · ".join(part for part, n in ((f"{due} missed", due), (f"{past_due} past due", past_due)) if n > 0)
         top = y + BOX_H + 6
+        width = min(max(BOX_W - 8, 6.8 * len(label) + 16), BOX_W + 46)  # wider than the box if it must
         parts.append(
-            f'<g class="sla-badge"><rect x="{x + 4:.1f}" y="{top:.1f}" width="{BOX_W - 8}" height="20" '
+            f'<g class="sla-badge"><rect x="{cx - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" height="20" '
             f'rx="10" ry="10" fill="{ALERT[0]}" stroke="{ALERT[1]}"/>'
         )
-        parts.append(_text(cx, top + 14, label, 11, weight="bold", fill="#ffffff", max_width=BOX_W - 16) + "</g>")
+        parts.append(_text(cx, top + 14, label, 11, weight="bold", fill="#ffffff", max_width=width - 12) + "</g>")
     parts.append("</g>")
     return "".join(parts)
 
