@@ -64,7 +64,7 @@ async def test_a_new_model_starts_with_the_default_success_path_in_draft(walk: A
         ),
         (
             lambda d: d["transitions"][0].update(filter={"field": "score", "op": "near"}),
-            ["body", "transitions", "engaged", "filter"],
+            ["body", "transitions", "sales-ready", "filter"],
         ),
         (lambda d: d["stages"].append(dict(d["stages"][0])), ["body", "stages"]),
         (lambda d: d.update(stages=[]), ["body", "definition", "stages"]),

@@ -128,19 +128,20 @@ def default_definition() -> dict[str, Any]:
             stage("recycled", "Recycled", path="detour"),
         ],
         "transitions": [
-            {
-                "id": "engaged",
-                "from": "new",
-                "to": "prospect",
-                "triggers": ["score_changed"],
-                "filter": score_at_least(20),
-            },
+            # first match wins: the bigger step first
             {
                 "id": "sales-ready",
                 "from": ANY,
                 "to": "lead",
                 "triggers": ["score_changed"],
                 "filter": score_at_least(40),
+            },
+            {
+                "id": "engaged",
+                "from": "new",
+                "to": "prospect",
+                "triggers": ["score_changed"],
+                "filter": score_at_least(20),
             },
             {"id": "qualified", "from": ANY, "to": "opportunity", "triggers": ["qualified"], "filter": None},
             {"id": "won", "from": ANY, "to": "customer", "triggers": ["converted"], "filter": None},
