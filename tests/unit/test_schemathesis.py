@@ -16,8 +16,11 @@ from referral_world import referral_list_of
 from sequence_world import SequenceWorld
 
 from assignment.entrypoints.api import create_api as assignment_api
+from assignment.projections import RevenueProjection, RevenueReadModel
 from intake.application import IntakeApplication
 from intake.entrypoints.api import create_api as intake_api
+from leadflow_shared.projection import ProjectionRunner
+from leadflow_shared.readstore import SQLiteReadStore
 from leadflow_shared.store import StoreWorker
 from referral.application import ReferralApplication
 from referral.entrypoints.api import create_api as referral_api
@@ -30,11 +33,18 @@ _worker = StoreWorker("schemathesis")
 _intake = IntakeApplication(env=POPO)
 _lead_list = lead_list_of(_intake)
 _scenario = Scenario()
+_revenue_reads = RevenueReadModel(ProjectionRunner(_scenario.app, SQLiteReadStore.in_memory(), RevenueProjection()))
+_scenario.app.revenue.leads, _scenario.app.revenue.counts = _scenario.read_model, _revenue_reads
 _sequence, _referral = SequenceWorld(), ReferralApplication(env=POPO)
 APIS = {
     "intake": intake_api(_intake, _worker, {}, _lead_list, authenticator(_intake, _worker)),
     "assignment": assignment_api(
-        _scenario.app, _worker, {}, _scenario.read_model, authenticator(_scenario.app, _worker)
+        _scenario.app,
+        _worker,
+        {},
+        _scenario.read_model,
+        authenticator(_scenario.app, _worker),
+        revenue_reads=_revenue_reads,
     ),
     "sequence": _sequence.api,
     "referral": referral_api(_referral, _worker, {}, referral_list_of(_referral), authenticator(_referral, _worker)),

@@ -193,7 +193,7 @@ async def test_the_analyzer_in_json_and_as_a_picture_naming_every_stage(walk: An
     assert set(drawn) == {"new", "prospect", "lead", "opportunity", "customer", "disqualified", "recycled"}
     assert "Opportunity" in drawn["opportunity"] and "Lead" in drawn["lead"]
     r = await http.get(f"/v1/revenue/models/{model}/analysis", params={"from": "2026-11-09", "to": "2026-11-02"})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "to"]
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "to"]
 
 
 async def test_a_leads_stage_now_and_at_a_past_moment(walk: Any) -> None:
@@ -219,3 +219,18 @@ async def test_a_leads_stage_now_and_at_a_past_moment(walk: Any) -> None:
     assert (await http.get(f"/v1/leads/{w.receive('b')}/revenue-stage", params={"model_id": model})).json()[
         "stage"
     ] == "new"
+
+
+async def test_a_stage_named_in_a_body_must_exist_and_a_bad_window_names_the_query_field(walk: Any) -> None:
+    w, http = walk
+    model = await new_model(http)
+    await http.post(f"/v1/revenue/models/{model}/approve-stages")
+    r = await http.post(f"/v1/revenue/models/{model}/stage-changes", json={"stage": "nope"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "stage"]
+    r = await http.post(f"/v1/revenue/models/{model}/leads/{w.receive('a')}/stage", json={"stage": "nope"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "stage"]
+    r = await http.post(f"/v1/revenue/models/{model}/stages/new/merge", json={"into": "nope"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "into"]
+    assert (await http.post(f"/v1/revenue/models/{model}/stages/nope/merge", json={"into": None})).status_code == 404
+    r = await http.get(f"/v1/revenue/models/{model}/analysis", params={"from": "2026-11-09", "to": "2026-11-02"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "to"]

@@ -44,6 +44,7 @@ from ..domain.revenue import (
     RevenueError,
     RevenueModel,
     StageChangeRun,
+    StageNotFound,
     check_definition,
     default_definition,
     lead_stage_id,
@@ -147,6 +148,9 @@ class RevenueModels:
     ) -> StageChangeRun:
         """Merge a live model's stage into another (or none) and start the run that moves its leads."""
         model = self._model(uow, model_id)
+        model.check_stage(stage_id)
+        if into is not None:
+            _check_target(model, "into", into)
         model.merge_stage(stage_id, into, actor, self.clock.now())
         uow.add(model)
         return self._start(uow, model, into, None, None, from_stage=stage_id, purpose=MERGE, actor=actor)
@@ -242,7 +246,7 @@ class RevenueModels:
         """A manual single-lead move: MOVED, or SKIPPED when the lead is in that stage already."""
         model = self._model(uow, model_id)
         self._check_moves_allowed(model)
-        model.check_stage(stage_id)
+        _check_target(model, "stage", stage_id)
         assignment = uow.get(lead_id)
         if not isinstance(assignment, Assignment):
             raise LeadNotKnown(lead_id)
@@ -265,7 +269,7 @@ class RevenueModels:
         leads named, now, with no cap: the run goes on in the background, a page at a time."""
         model = self._model(uow, model_id)
         self._check_moves_allowed(model)
-        model.check_stage(to_stage)
+        _check_target(model, "stage", to_stage)
         if lead_ids is not None and len(lead_ids) > MAX_LEAD_IDS:
             raise InvalidDefinition(f"lead_ids: at most {MAX_LEAD_IDS} (use a filter for more)")
         if lead_filter is not None:
@@ -524,6 +528,14 @@ class RevenueModels:
         if self.counts is None:
             raise RuntimeError("the revenue read model is not wired (see bootstrap)")
         return self.counts
+
+
+def _check_target(model: RevenueModel, field: str, stage_id: str) -> None:
+    """A stage named in a request's body: one the model has (else 422 naming the field)."""
+    try:
+        model.check_stage(stage_id)
+    except StageNotFound as exc:
+        raise InvalidDefinition(f"{field}: {exc}") from None
 
 
 def _matches(criteria: Any, facts: Mapping[str, Any]) -> bool:

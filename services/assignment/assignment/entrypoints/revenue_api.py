@@ -148,7 +148,8 @@ def handle_revenue_errors(api: FastAPI) -> None:
         async def handler(_: Request, exc: Exception, status: int = status) -> JSONResponse:
             if status == 422:
                 where, _colon, reason = str(exc).partition(": ")
-                loc = ["body", *where.split(".")] if reason else ["body"]
+                part = "query" if isinstance(exc, InvalidWindow | InvalidCursor) else "body"
+                loc = [part, *where.split(".")] if reason else [part]
                 return JSONResponse({"detail": [{"loc": loc, "msg": reason or str(exc), "type": "invalid"}]}, 422)
             return JSONResponse({"detail": str(exc)}, status_code=status)
 
