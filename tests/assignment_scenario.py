@@ -20,7 +20,7 @@ from leadflow_shared.contracts import (
     LeadUpdatedV1,
 )
 from leadflow_shared.projection import ProjectionRunner
-from leadflow_shared.readstore import SQLiteReadStore
+from leadflow_shared.readstore import ReadStore, SQLiteReadStore
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 MONDAY_10_UTC = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -36,12 +36,19 @@ def everyone(method: str = "round_robin", **rule: Any) -> dict[str, Any]:
 
 
 class Scenario:
-    def __init__(self, now: datetime = MONDAY_10_UTC, **policy: Any) -> None:
+    def __init__(
+        self,
+        now: datetime = MONDAY_10_UTC,
+        *,
+        env: dict[str, str] | None = None,
+        read_store: ReadStore | None = None,
+        **policy: Any,
+    ) -> None:
+        """POPO store and an in-memory read store, unless `env` and `read_store` name others."""
         self.clock = FixedClock(now)
-        self.app = AssignmentApplication(env=POPO, clock=self.clock, policy=AssignmentPolicy(**policy))
-        self.read_model = AssignmentReadModel(
-            ProjectionRunner(self.app, SQLiteReadStore.in_memory(), AssignmentsProjection())
-        )
+        self.app = AssignmentApplication(env=env or POPO, clock=self.clock, policy=AssignmentPolicy(**policy))
+        self.read_store = read_store or SQLiteReadStore.in_memory()
+        self.read_model = AssignmentReadModel(ProjectionRunner(self.app, self.read_store, AssignmentsProjection()))
         self.app.reads = self.read_model
         self.versions: dict[UUID, int] = {}
         self.facts: dict[UUID, dict[str, Any]] = {}

@@ -14,19 +14,19 @@ from assignment.projections import RevenueProjection, RevenueReadModel
 from leadflow_shared.contracts import LeadChangedV1, LeadReceivedV1, LeadStatusChangedV1, LeadUpdatedV1
 from leadflow_shared.deadlines import DeadlineRunner, DeadlinesProjection
 from leadflow_shared.projection import ProjectionRunner
-from leadflow_shared.readstore import SQLiteReadStore
+from leadflow_shared.readstore import ReadStore
 from leadflow_shared.store import StoreWorker
 
 
 class RevenueWorld(Scenario):
-    def __init__(self, **policy: Any) -> None:
-        super().__init__(MONDAY_10_UTC, **policy)
-        store = SQLiteReadStore.in_memory()
+    def __init__(self, *, env: dict[str, str] | None = None, read_store: ReadStore | None = None) -> None:
+        """POPO and in-memory SQLite, or the stores named (PostgreSQL in the integration tests)."""
+        super().__init__(MONDAY_10_UTC, env=env, read_store=read_store)
         self.revenue = self.app.revenue
-        self.revenue_reads = RevenueReadModel(ProjectionRunner(self.app, store, RevenueProjection()))
+        self.revenue_reads = RevenueReadModel(ProjectionRunner(self.app, self.read_store, RevenueProjection()))
         self.revenue.leads, self.revenue.counts = self.read_model, self.revenue_reads
         self.routes = subscriptions(self.app)[0].routes
-        index = ProjectionRunner(self.app, SQLiteReadStore.in_memory(), DeadlinesProjection([LeadStage]))
+        index = ProjectionRunner(self.app, self.read_store, DeadlinesProjection([LeadStage]))
         self.deadlines = DeadlineRunner(
             self.app, StoreWorker("revenue-test"), index, self.revenue.deadline_fired, clock=self.clock
         )

@@ -1,27 +1,29 @@
 """Revenue models (Marketo's Revenue Cycle Modeler) and each lead's place in them. Pure."""
 
-from .model import (
-    APPROVED,
-    CATALOG_ID,
-    DRAFT,
-    LIVE,
+from .definition import (
     STAGE_TYPES,
-    STAGES_APPROVED,
     TRIGGERS,
-    AnotherModelApproved,
-    CannotApprove,
     InvalidDefinition,
-    LifecycleConflict,
-    ModelNotFound,
     Problem,
-    RevenueCatalog,
     RevenueError,
-    RevenueModel,
     StageNotFound,
     check_definition,
     default_definition,
     problems,
     success_path,
+)
+from .model import (
+    APPROVED,
+    CATALOG_ID,
+    DRAFT,
+    LIVE,
+    STAGES_APPROVED,
+    AnotherModelApproved,
+    CannotApprove,
+    LifecycleConflict,
+    ModelNotFound,
+    RevenueCatalog,
+    RevenueModel,
 )
 from .position import LeadStage, lead_stage_id
 from .routing import ASSIGNMENT_RULE, BULK, GATE, MANUAL, MERGE, TRANSITION, Move, moves_for, through_gates

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..criteria import lead_fact, matches
-from .model import ANY, stage_of
+from .definition import ANY, stage_of
 
 PLACING_TRIGGERS = frozenset({"received", "updated", "score_changed"})
 """The lead events on which the assignment rules place a lead that is not in the model yet."""
