@@ -242,6 +242,42 @@ def analyzer_over(work: Path, changes: int, say: Any = print) -> tuple[dict[str,
     return timings, made
 
 
+def cpu_per_lead_event(work: Path, leads: int = 6000) -> dict[str, float]:
+    """CPU milliseconds per lead event through the service's own leads.events.v1 routes, batches
+    of 500 (as the consumer applies them, aggregates preloaded), without and with an approved
+    model: what the revenue module adds to assignment's lead path (Kafka and projections aside)."""
+    found = {}
+    for label, live in (("no model", False), ("an approved model", True)):
+        clock = FixedClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
+        app, _ = _app(work / label.replace(" ", "-"), clock)
+        app.execute(app.add_sellers, [(f"seller-{n}", f"Seller {n}") for n in range(50)])
+        routes = subscriptions(app)[0].routes
+        if live:
+            model = app.execute(app.revenue.create_model, "bench", "", default_definition(), "bench").id
+            app.execute(app.revenue.approve_stages, model, "bench")
+            app.execute(_receive(app), uuid.uuid4(), clock.now())
+            app.execute(app.revenue.approve, model, "bench")
+        now = clock.now()
+
+        def apply(uow: Any, messages: list[Any], routes: Any = routes) -> None:
+            route = routes[messages[0].cloudevents_type]
+            uow.preload(i for m in messages for i in route.aggregates(m))  # type: ignore[misc]
+            for message in messages:
+                route.use_case(uow, message)
+
+        began = time.process_time()
+        for _ in range(0, leads, 500):
+            batch = [uuid.uuid4() for _ in range(500)]
+            app.execute(apply, [LeadReceivedV1(**_snapshot(x, 1, 10, now), received_at=now) for x in batch])
+            updated = [
+                LeadUpdatedV1(**_snapshot(x, 2, 25, now), changed_fields=["score"], updated_at=now) for x in batch
+            ]
+            app.execute(apply, updated)
+        found[label] = (time.process_time() - began) / (2 * leads) * 1000
+        app.close()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=20_000)
@@ -251,6 +287,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         timings, made = analyzer_over(Path(tmp) / "analyzer", args.changes)
+        cost = cpu_per_lead_event(Path(tmp) / "cost")
+        print("CPU per lead event: " + ", ".join(f"{k} {v:.3f} ms" for k, v in cost.items()))
         print(f"analyzer over {made:,} changes: " + ", ".join(f"{k} {v:.3f}s" for k, v in timings.items()))
         seconds, outcomes = bulk_run(Path(tmp) / "run", args.run)
         print(f"Change Revenue Stage over {args.run:,} leads: {seconds:.1f}s {outcomes}")

@@ -697,6 +697,17 @@ def revenue_figures(run_dir: Path, bootstrap: str | None, leads: int, run: int, 
             )
         )
         return
+    cost = revenue.cpu_per_lead_event(run_dir / "revenue-cost")
+    results.add(
+        Figure(
+            "revenue: CPU per lead event on assignment's lead path, an approved model",
+            cost["an approved model"],
+            "ms",
+            "",
+            None,
+            f"(without a model {cost['no model']:.3f} ms; in-process, batches of 500, Kafka and projections aside)",
+        )
+    )
     say(f"12) revenue: Change Revenue Stage over {run:,} leads (SQLite store)")
     seconds, outcomes = revenue.bulk_run(run_dir / "revenue-run", run, say)
     results.add(
