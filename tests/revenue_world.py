@@ -11,7 +11,7 @@ from assignment_scenario import MONDAY_10_UTC, Scenario, lead_id_of
 from assignment.domain.revenue import LeadStage
 from assignment.entrypoints.stream import subscriptions
 from assignment.projections import RevenueProjection, RevenueReadModel
-from leadflow_shared.contracts import LeadChangedV1, LeadReceivedV1, LeadStatusChangedV1, LeadUpdatedV1
+from leadflow_shared.contracts import LeadChangedV1, LeadDeletedV1, LeadReceivedV1, LeadStatusChangedV1, LeadUpdatedV1
 from leadflow_shared.deadlines import DeadlineRunner, DeadlinesProjection
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import ReadStore
@@ -61,6 +61,18 @@ class RevenueWorld(Scenario):
                 action=action,
                 status_before="assigned",
                 status_after=after.get(action, "assigned"),
+                actor=actor,
+                occurred_at=self.clock.now(),
+            )
+        )
+
+    def delete(self, lead_id: UUID, actor: str | None = "ada") -> None:
+        self.versions[lead_id] += 1
+        self._route(
+            LeadDeletedV1(
+                aggregate_id=lead_id,
+                version=self.versions[lead_id],
+                lead_id=lead_id,
                 actor=actor,
                 occurred_at=self.clock.now(),
             )

@@ -32,7 +32,7 @@ class RevenueStageChangedV1(RevenueEventV1):
     from_stage: str | None = None
     to_stage: str | None = None
     reason: str
-    """assignment_rule, transition, gate, manual, bulk or merge."""
+    """assignment_rule, transition, gate, manual, bulk, merge or deleted (the lead was deleted)."""
     detail: str | None = None
     """Which choice, transition or gate; a bulk or merge run's id."""
     actor: str | None = None

@@ -435,6 +435,26 @@ def test_a_run_over_named_leads_refuses_ones_it_does_not_know(w: RevenueWorld) -
     ]
 
 
+def test_a_deleted_lead_leaves_the_model_and_no_run_moves_it(w: RevenueWorld) -> None:
+    from assignment.application import LeadNotKnown
+
+    model = w.model()
+    kept, gone = w.receive("kept", score=5), w.receive("gone", score=5)
+    w.live(model, (kept, "new"), (gone, "new"))
+    w.delete(gone, actor="ada")
+    assert w.stage(model, gone) is None
+    entry = w.activity(lead_id=gone)[0]
+    assert (entry["from_stage"], entry["to_stage"], entry["reason"], entry["actor"]) == ("new", None, "deleted", "ada")
+    assert w.revenue_reads.leads_in_model(model, 1) == 1
+    with pytest.raises(LeadNotKnown):
+        w.move(model, gone, "prospect")
+    by_filter = w.bulk(model, "prospect", lead_filter=None)
+    assert by_filter.counts == {"moved": 1, "skipped": 0, "refused": 0}
+    by_ids = w.bulk(model, "lead", lead_ids=[kept, gone])
+    assert by_ids.counts == {"moved": 1, "skipped": 0, "refused": 1}
+    assert w.revenue_reads.run(by_ids.id)["results"][1]["reason"] == "the lead was deleted"  # type: ignore[index]
+
+
 # -- time travel ------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from leadflow_shared.clock import Clock
-from leadflow_shared.contracts import LeadChangedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
+from leadflow_shared.contracts import LeadChangedV1, LeadDeletedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.unit_of_work import UnitOfWork
 
@@ -28,6 +28,7 @@ from ..domain.revenue import (
     APPROVED,
     BULK,
     CATALOG_ID,
+    DELETED,
     DRAFT,
     MANUAL,
     MERGE,
@@ -217,6 +218,15 @@ class RevenueModels:
     def lead_changed(self, uow: UnitOfWork, change: LeadChangedV1) -> None:
         self._react(uow, change.lead_id, {change.change}, None, actor=change.actor)
 
+    def lead_deleted(self, uow: UnitOfWork, deleted: LeadDeletedV1) -> None:
+        """A deleted lead leaves every live model (its history stays in its streams)."""
+        now = self.clock.now()
+        for model in self._live(uow):
+            position: LeadStage | None = uow.get(lead_stage_id(model.id, deleted.lead_id))
+            if position is not None and position.current(model.generation) is not None:
+                move = Move(None, DELETED, None)
+                self._record(uow, model, position, [move], now, actor=deleted.actor or "system", facts={}, manual=False)
+
     def _react(
         self,
         uow: UnitOfWork,
@@ -248,7 +258,7 @@ class RevenueModels:
         self._check_moves_allowed(model)
         _check_target(model, "stage", stage_id)
         assignment = uow.get(lead_id)
-        if not isinstance(assignment, Assignment):
+        if not isinstance(assignment, Assignment) or assignment.deleted:
             raise LeadNotKnown(lead_id)
         outcome, reason = self._move_one(uow, model, lead_id, stage_id, assignment.lead, MANUAL, None, actor)
         if outcome == REFUSED:
@@ -331,12 +341,17 @@ class RevenueModels:
         uow.preload([lead_id for lead_id, _ in candidates] + [lead_stage_id(model.id, i) for i, _ in candidates])
         results: list[list[str | None]] = []
         for lead_id, facts in candidates:
+            assignment = uow.get(lead_id)
             if facts is None:
-                assignment = uow.get(lead_id)
                 if not isinstance(assignment, Assignment):
                     results.append([str(lead_id), REFUSED, "no such lead"])
                     continue
+                if assignment.deleted:
+                    results.append([str(lead_id), REFUSED, "the lead was deleted"])
+                    continue
                 facts = assignment.lead
+            elif isinstance(assignment, Assignment) and assignment.deleted:
+                continue  # not a lead any more: a filter does not find it
             elif run.lead_filter is not None and not _matches(run.lead_filter, facts):
                 continue
             if run.from_stage is not None:

@@ -84,6 +84,11 @@ class Assignment(Aggregate):
     def move_to_segment(self, segment: str | None) -> None:
         self.segment = segment
 
+    @property
+    def deleted(self) -> bool:
+        """intake deleted the lead (its assignment is closed for that reason)."""
+        return self.status == "closed" and bool(self.history) and self.history[-1].get("reason") == "deleted"
+
     def check_is_open(self) -> None:
         if self.status == "closed":
             raise LeadClosed(self.lead_id)

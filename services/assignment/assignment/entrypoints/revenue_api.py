@@ -43,6 +43,7 @@ Writer = Annotated[Principal, Depends(require("revenue:write"))]
 Mover = Annotated[Principal, Depends(require("revenue:move"))]
 Reporter = Annotated[Principal, Depends(require("revenue:report"))]
 LeadReader = Annotated[Principal, Depends(require("assignments:read"))]
+Reason = Literal["assignment_rule", "transition", "gate", "manual", "bulk", "merge", "deleted"]
 
 
 class In(BaseModel):
@@ -320,7 +321,7 @@ def revenue_router(
         model_id: UUID,
         caller: Reporter,
         stage: StageId | None = None,
-        reason: Literal["assignment_rule", "transition", "gate", "manual", "bulk", "merge"] | None = None,
+        reason: Reason | None = None,
         actor: Annotated[str | None, Query(max_length=200)] = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,
@@ -349,7 +350,7 @@ def revenue_router(
         caller: LeadReader,
         model_id: UUID | None = None,
         stage: StageId | None = None,
-        reason: Literal["assignment_rule", "transition", "gate", "manual", "bulk", "merge"] | None = None,
+        reason: Reason | None = None,
         actor: Annotated[str | None, Query(max_length=200)] = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,

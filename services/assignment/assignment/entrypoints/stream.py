@@ -53,7 +53,9 @@ def subscriptions(app: AssignmentApplication) -> list[Subscription]:
                 LeadStatusChangedV1.cloudevents_type: Route(
                     LeadStatusChangedV1, _then(app.apply_status_change, revenue.status_changed), _the_lead(app)
                 ),
-                LeadDeletedV1.cloudevents_type: Route(LeadDeletedV1, app.close_deleted_lead, _the_lead(app)),
+                LeadDeletedV1.cloudevents_type: Route(
+                    LeadDeletedV1, _then(app.close_deleted_lead, revenue.lead_deleted), _the_lead(app)
+                ),
                 LeadChangedV1.cloudevents_type: Route(LeadChangedV1, revenue.lead_changed, _the_lead(app)),
             },
             refusals=(AssignmentError, RuleError, SellerError, RevenueError),

@@ -26,7 +26,19 @@ from .model import (
     RevenueModel,
 )
 from .position import LeadStage, lead_stage_id
-from .routing import ASSIGNMENT_RULE, BULK, GATE, MANUAL, MERGE, TRANSITION, Move, moves_for, through_gates
+from .routing import (
+    ASSIGNMENT_RULE,
+    BULK,
+    DELETED,
+    GATE,
+    MANUAL,
+    MERGE,
+    REASONS,
+    TRANSITION,
+    Move,
+    moves_for,
+    through_gates,
+)
 from .runs import MOVED, REFUSED, SKIPPED, StageChangeRun
 
 __all__ = [
@@ -34,12 +46,14 @@ __all__ = [
     "ASSIGNMENT_RULE",
     "BULK",
     "CATALOG_ID",
+    "DELETED",
     "DRAFT",
     "GATE",
     "LIVE",
     "MANUAL",
     "MERGE",
     "MOVED",
+    "REASONS",
     "REFUSED",
     "SKIPPED",
     "STAGES_APPROVED",

@@ -20,14 +20,16 @@ PLACING_TRIGGERS = frozenset({"received", "updated", "score_changed"})
 """The lead events on which the assignment rules place a lead that is not in the model yet."""
 MAX_GATE_HOPS = 10
 
-ASSIGNMENT_RULE, TRANSITION, GATE, MANUAL, BULK, MERGE = (
+ASSIGNMENT_RULE, TRANSITION, GATE, MANUAL, BULK, MERGE, DELETED = (
     "assignment_rule",
     "transition",
     "gate",
     "manual",
     "bulk",
     "merge",
+    "deleted",
 )
+REASONS = (ASSIGNMENT_RULE, TRANSITION, GATE, MANUAL, BULK, MERGE, DELETED)
 
 
 @dataclass(frozen=True)
