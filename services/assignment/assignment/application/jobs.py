@@ -65,12 +65,15 @@ class OpenRuns(Protocol):
 class StageChangeRuns:
     """Carries Change Revenue Stage runs (and merges' runs) to their end, a page (one unit of
     work) at a time, so HTTP commands interleave with a long run. A run left unfinished by a
-    restart goes on from its last page. Failing runs are named in /readyz (a BackgroundJob)."""
+    restart goes on from its last page. Failing runs are named in /readyz (a BackgroundJob).
+
+    Woken when this process starts a run; otherwise it looks every `poll_seconds` (runs another
+    process started, or left by a restart), so an idle service does not keep its read store busy."""
 
     name = "revenue:runs"
 
     def __init__(
-        self, revenue: RevenueModels, runs: OpenRuns, worker: StoreWorker, health: Health, poll_seconds: float = 0.5
+        self, revenue: RevenueModels, runs: OpenRuns, worker: StoreWorker, health: Health, poll_seconds: float = 10.0
     ) -> None:
         self._revenue = revenue
         self._runs = runs
