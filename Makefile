@@ -25,7 +25,7 @@ test-integration: setup
 test-e2e: setup
 	$(PY) -m pytest -m "e2e or chaos" $(PYTEST_ARGS)
 
-bench: setup ## every figure of docs/performance.md (~45 min; not part of `make test`); BENCH_ARGS=--quick for a smoke run
+bench: setup ## every figure of docs/performance.md (~50 min; not part of `make test`); BENCH_ARGS=--quick for a smoke run
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 bench-engine: setup ## the assignment decision alone, in-process (100 sellers, 20 rules)
