@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import phonenumbers
-from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from .base import Contract, Identifier, LongText, ShortText
 
 MAX_INBOUND_BYTES = 64 * 1024
 """Largest accepted inbound payload (HTTP body or Kafka message value)."""
+FUTURE_LIMIT = timedelta(days=366)
+"""How far ahead of now an `occurred_at` may lie (a clock off by hours is fine; a year is a typo)."""
+
+
+def _printable(value: str) -> str:
+    """A name is text a person can read: not blank, no NUL or other control characters."""
+    if not value.strip():
+        raise ValueError("is blank; leave it out instead")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("contains control characters")
+    return value
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON true/false is not a number (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Name = Annotated[ShortText, AfterValidator(_printable)]
+Score = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_not_a_boolean)]
 
 
 class LeadType(StrEnum):
@@ -22,15 +53,15 @@ class LeadType(StrEnum):
 
 
 class Contact(Contract):
-    first_name: ShortText | None = None
-    last_name: ShortText | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
     email: EmailStr | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    job_title: ShortText | None = None
+    job_title: Name | None = None
 
 
 class Company(Contract):
-    name: ShortText | None = None
+    name: Name | None = None
     size_band: Annotated[str, StringConstraints(max_length=40)] | None = None
     industry: ShortText | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
@@ -48,7 +79,7 @@ class InboundLeadV1(Contract):
     type: LeadType = LeadType.customer_inquiry
     contact: Contact = Field(default_factory=Contact)
     company: Company = Field(default_factory=Company)
-    score: Annotated[int, Field(ge=0, le=1000)] | None = None
+    score: Score | None = None
     lifecycle_stage: ShortText | None = None
     campaign_id: ShortText | None = None
     product_interest: ShortText | None = None
@@ -63,7 +94,10 @@ class InboundLeadV1(Contract):
     @field_validator("occurred_at")
     @classmethod
     def _must_be_timezone_aware(cls, value: datetime) -> datetime:
-        return _aware(value)
+        value = _aware(value)
+        if value > datetime.now(UTC) + FUTURE_LIMIT:
+            raise ValueError("lies more than a year in the future")
+        return value
 
     @model_validator(mode="after")
     def _phone_in_e164(self) -> InboundLeadV1:

@@ -107,3 +107,34 @@ async def test_a_value_the_use_case_derives_and_finds_invalid_is_a_422_naming_th
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "contact_id"]
     assert "c" * 50 not in response.text  # the value is not echoed
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "says"),
+    [
+        ({"contact": {"first_name": "Ada\x00"}}, ["body", "contact", "first_name"], "control characters"),
+        ({"contact": {"last_name": "Love\nlace"}}, ["body", "contact", "last_name"], "control characters"),
+        ({"contact": {"first_name": "   "}}, ["body", "contact", "first_name"], "blank"),
+        ({"company": {"name": ""}}, ["body", "company", "name"], "blank"),
+        ({"score": True}, ["body", "score"], "not true/false"),
+        ({"occurred_at": "2031-01-01T00:00:00Z"}, ["body", "occurred_at"], "future"),
+    ],
+)
+async def test_input_that_would_be_stored_wrong_is_refused_naming_the_field(
+    client: Any, change: dict[str, Any], loc: list[str], says: str
+) -> None:
+    http, _ = client
+    refused = await http.post("/v1/leads", json=lead("bad", **change))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"] == loc and says in refused.json()["detail"][0]["msg"]
+    fine = await http.post("/v1/leads", json=lead("fine", score=42, contact={"first_name": "Ada Lovelace-Byron"}))
+    assert fine.status_code == 201
+
+
+async def test_a_stage_position_beyond_the_list_is_422_not_a_crash(client: Any) -> None:
+    http, _ = client
+    for position in (99, 10**30):
+        r = await http.post("/v1/settings/leads/stages", json={"id": "won", "name": "Won", "position": position})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "position"], r.text
+    first = await http.post("/v1/settings/leads/stages", json={"id": "won", "name": "Won", "position": 0})
+    assert first.status_code == 201

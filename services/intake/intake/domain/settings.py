@@ -63,6 +63,8 @@ class LeadSettings(Aggregate):
     def add_stage(self, stage_id: str, name: str, position: int | None = None) -> None:
         if stage_id in self.stage_ids():
             raise SettingConflict(f"stage {stage_id!r} already exists")
+        if position is not None and not 0 <= position <= len(self.stages):
+            raise SettingRequirement("position", f"between 0 and {len(self.stages)} (the number of stages)")
         self._stage_added(stage_id=stage_id, name=name, position=len(self.stages) if position is None else position)
 
     @event("StageAdded")
