@@ -7,9 +7,11 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -221,3 +223,39 @@ def _too_large(limit: int) -> JSONResponse:
         {"detail": [{"loc": ["body"], "msg": f"request body exceeds {limit} bytes", "type": "too_large"}]},
         status_code=413,
     )
+
+
+def refuse_unknown_query_parameters(api: FastAPI) -> None:
+    """Every route of `api` added after this call refuses query parameters it does not declare
+    (422 naming them): a misspelt filter must not silently return everything. Call it before
+    adding routes (FastAPI copies router-wide dependencies into each route as it is added)."""
+    api.router.dependencies.append(Depends(_declared_query_parameters_only))
+
+
+def _declared_query_parameters_only(request: Request) -> None:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    declared = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "no query parameters"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this endpoint takes {takes}",
+                    "input": request.query_params.get(name),
+                }
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

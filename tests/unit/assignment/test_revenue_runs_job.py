@@ -34,9 +34,9 @@ async def test_the_job_carries_a_new_run_to_its_end_and_names_a_failing_one() ->
     try:
         run = w.app.execute(w.revenue.start_run, model, "prospect", lead_ids=None, lead_filter=None, actor="maria")
         job.wake()  # as the API does: no waiting for the next look
-        await until(lambda: w.revenue.get_run(run.id).finished)
+        await until(lambda: job.pages == 3)  # pages of 500 (counted once each has committed)
+        assert w.revenue.get_run(run.id).finished
         assert w.revenue.get_run(run.id).counts["moved"] == len(leads)
-        assert job.pages == 3  # pages of 500
 
         broken = w.app.execute(w.revenue.start_run, model, "lead", lead_ids=None, lead_filter=None, actor="maria")
         real_page = w.revenue.run_page
@@ -51,8 +51,8 @@ async def test_the_job_carries_a_new_run_to_its_end_and_names_a_failing_one() ->
         await until(lambda: any(str(broken.id) in str(v) for v in health.problems().values()))
         w.revenue.run_page = real_page  # type: ignore[method-assign]
         job.wake()
+        await until(lambda: not health.problems())  # cleared once a page went through
         await until(lambda: w.revenue.get_run(broken.id).finished)
-        assert not health.problems()
     finally:
         job.stop()
         await task

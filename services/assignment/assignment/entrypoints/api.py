@@ -17,7 +17,13 @@ from leadflow_shared.auth import Principal, Role, lead_visible
 from leadflow_shared.auth.http import Authenticator, require
 from leadflow_shared.auth.setup import secure
 from leadflow_shared.calendars import zone
-from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
+from leadflow_shared.http import (
+    BodySizeLimit,
+    Check,
+    health_router,
+    refuse_invalid_values,
+    refuse_unknown_query_parameters,
+)
 from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
 
@@ -242,6 +248,7 @@ def create_api(
     api = FastAPI(title="leadflow assignment", version="0.3.0")
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, per_path=BODY_LIMITS)
     refuse_invalid_values(api)
+    refuse_unknown_query_parameters(api)
     secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
 

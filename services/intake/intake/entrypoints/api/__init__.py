@@ -7,7 +7,13 @@ from fastapi import FastAPI
 from leadflow_shared.auth.http import Authenticator
 from leadflow_shared.auth.setup import secure
 from leadflow_shared.contracts import MAX_INBOUND_BYTES
-from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
+from leadflow_shared.http import (
+    BodySizeLimit,
+    Check,
+    health_router,
+    refuse_invalid_values,
+    refuse_unknown_query_parameters,
+)
 from leadflow_shared.store import StoreWorker
 
 from ...application import IntakeApplication
@@ -36,6 +42,7 @@ def create_api(
     api.add_middleware(BodySizeLimit, max_bytes=MAX_INBOUND_BYTES, per_path=BODY_LIMITS)
     install_error_handlers(api)
     refuse_invalid_values(api)
+    refuse_unknown_query_parameters(api)
     secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
     api.include_router(import_router(app, worker))

@@ -8,7 +8,13 @@ from fastapi import FastAPI
 from leadflow_shared.auth.http import Authenticator
 from leadflow_shared.auth.setup import secure
 from leadflow_shared.contracts.referrals import MAX_REFERRAL_BYTES
-from leadflow_shared.http import BodySizeLimit, Check, health_router, refuse_invalid_values
+from leadflow_shared.http import (
+    BodySizeLimit,
+    Check,
+    health_router,
+    refuse_invalid_values,
+    refuse_unknown_query_parameters,
+)
 from leadflow_shared.store import StoreWorker
 
 from ...application import ReferralApplication
@@ -35,6 +41,7 @@ def create_api(
     api.add_middleware(BodySizeLimit, max_bytes=MAX_REFERRAL_BYTES)
     install_error_handlers(api)
     refuse_invalid_values(api)
+    refuse_unknown_query_parameters(api)
     secure(api, authenticator, app, worker)
     api.include_router(health_router(checks))
     api.include_router(referral_list_router(app, worker, read_model))
