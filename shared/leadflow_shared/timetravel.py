@@ -3,9 +3,9 @@
 Every aggregate-backed resource of every service offers the same `as_of` query parameter: an
 RFC 3339 time with an offset. The state is rebuilt from the event stream — the events recorded
 at or before that moment, replayed — never from a read model, so it is exactly what the service
-knew then. Before the aggregate's first event it did not exist yet: 404 with the reason. The
-endpoints that take `as_of` also refuse query parameters they do not know (422), so a misspelt
-`as_of` never silently returns the current state.
+knew then. Before the aggregate's first event it did not exist yet: 404 with the reason. Like
+every endpoint (`leadflow_shared.http.refuse_unknown_query_parameters`), they refuse query
+parameters they do not know (422), so a misspelt `as_of` never silently returns the current state.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Query
 from pydantic import AwareDatetime
 
 from .store import ServiceApplication
@@ -73,27 +72,4 @@ def replay_until(domain_events: Iterable[Any], aggregate_id: UUID, as_of: dateti
     return aggregate
 
 
-def only_query_params(*names: str) -> Any:
-    """A dependency that refuses query parameters other than `names` with a 422 naming them."""
-    allowed = frozenset(names)
-    takes = ", ".join(sorted(allowed)) or "no query parameters"
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "extra_forbidden",
-                        "loc": ("query", name),
-                        "msg": f"unknown query parameter; this endpoint takes {takes}",
-                        "input": request.query_params.get(name),
-                    }
-                    for name in unknown
-                ]
-            )
-
-    return Depends(check)
-
-
-__all__ = ["AsOf", "DidNotExistYet", "only_query_params", "replay_until", "state_as_of"]
+__all__ = ["AsOf", "DidNotExistYet", "replay_until", "state_as_of"]

@@ -25,7 +25,7 @@ from leadflow_shared.http import (
     refuse_unknown_query_parameters,
 )
 from leadflow_shared.store import StoreWorker
-from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
+from leadflow_shared.timetravel import AsOf, DidNotExistYet
 
 from ..application import AssignmentApplication, AssignmentNotFound, SellerNotFound
 from ..domain import (
@@ -333,7 +333,6 @@ def create_api(
     @api.get(
         "/v1/sellers/{seller_id}/availability",
         tags=["sellers"],
-        dependencies=[only_query_params("at", "within_hours")],
     )
     async def seller_availability(
         seller_id: str,
@@ -378,7 +377,7 @@ def create_api(
     @api.get(
         "/v1/holiday-lists/{list_id}",
         tags=["holidays"],
-        dependencies=[only_query_params("as_of"), Depends(require("settings:read"))],
+        dependencies=[Depends(require("settings:read"))],
     )
     async def get_holiday_list(list_id: str, as_of: AsOf = None) -> dict[str, Any]:
         """A holiday list now, or as it stood at `as_of` (rebuilt from the log)."""
@@ -475,7 +474,7 @@ def create_api(
 
     # -- leads, queue --
 
-    @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"], dependencies=[only_query_params("full", "as_of")])
+    @api.get("/v1/leads/{lead_id}/assignment", tags=["assignments"])
     async def get_assignment(
         lead_id: UUID, caller: AssignmentReader, full: bool = False, as_of: AsOf = None
     ) -> dict[str, Any]:

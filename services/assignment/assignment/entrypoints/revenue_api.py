@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from leadflow_shared.auth import Principal
 from leadflow_shared.auth.http import require
 from leadflow_shared.store import StoreWorker
-from leadflow_shared.timetravel import AsOf, DidNotExistYet, only_query_params
+from leadflow_shared.timetravel import AsOf, DidNotExistYet
 from leadflow_shared.views import InvalidCursor, jsonable
 
 from ..application import AssignmentApplication, LeadNotKnown, RunNotFound
@@ -228,7 +228,7 @@ def revenue_router(
     async def approve_draft(model_id: UUID, caller: Writer) -> dict[str, Any]:
         return model_view(await execute(revenue.approve_draft, model_id, caller.subject))
 
-    @router.post("/v1/revenue/models/{model_id}/validate", dependencies=[only_query_params("draft")])
+    @router.post("/v1/revenue/models/{model_id}/validate")
     async def validate(model_id: UUID, caller: Reader, draft: bool = False) -> dict[str, Any]:
         """Every problem that stops approval: unreachable stages, a gate without a default, a
         transition or rule naming a missing stage."""
@@ -286,7 +286,6 @@ def revenue_router(
 
     @router.get(
         "/v1/revenue/models/{model_id}/stage-changes/{run_id}",
-        dependencies=[only_query_params("outcome", "after", "limit")],
     )
     async def stage_change_run(
         model_id: UUID,
@@ -314,9 +313,7 @@ def revenue_router(
 
     # -- the activity log, the analyzer, a lead's stage --------------------------------------
 
-    filters = ("stage", "reason", "actor", "since", "until", "generation", "cursor", "limit")
-
-    @router.get("/v1/revenue/models/{model_id}/activity", dependencies=[only_query_params(*filters)])
+    @router.get("/v1/revenue/models/{model_id}/activity")
     async def model_activity(
         model_id: UUID,
         caller: Reporter,
@@ -344,7 +341,7 @@ def revenue_router(
             limit=limit,
         )
 
-    @router.get("/v1/leads/{lead_id}/revenue-activity", dependencies=[only_query_params("model_id", *filters)])
+    @router.get("/v1/leads/{lead_id}/revenue-activity")
     async def lead_activity(
         lead_id: UUID,
         caller: LeadReader,
@@ -403,9 +400,7 @@ def revenue_router(
             result["compare"] = {"from": compare_from.isoformat(), "to": compare_to.isoformat(), **other}
         return result
 
-    window = ("period", "from", "to", "compare_from", "generation")
-
-    @router.get("/v1/revenue/models/{model_id}/analysis", dependencies=[only_query_params(*window)])
+    @router.get("/v1/revenue/models/{model_id}/analysis")
     async def analyze(
         model_id: UUID,
         caller: Reporter,
@@ -423,7 +418,6 @@ def revenue_router(
 
     @router.get(
         "/v1/revenue/models/{model_id}/analysis.svg",
-        dependencies=[only_query_params(*window)],
         response_class=Response,
         responses={200: {"content": {"image/svg+xml": {}}}},
     )
@@ -441,7 +435,7 @@ def revenue_router(
         found = await analysis(model_id, period, start, end, None, generation)
         return Response(render_success_path(found), media_type="image/svg+xml")
 
-    @router.get("/v1/leads/{lead_id}/revenue-stage", dependencies=[only_query_params("model_id", "as_of")])
+    @router.get("/v1/leads/{lead_id}/revenue-stage")
     async def lead_stage(lead_id: UUID, model_id: UUID, caller: LeadReader, as_of: AsOf = None) -> dict[str, Any]:
         """The lead's stage in the model, with date entered, date exited, latest and cumulative
         time in each stage — now, or at `as_of` (rebuilt from the lead's stream)."""

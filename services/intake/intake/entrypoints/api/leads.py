@@ -13,7 +13,7 @@ from leadflow_shared.auth import Principal, Role, lead_visible
 from leadflow_shared.auth.http import require
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
-from leadflow_shared.timetravel import AsOf, only_query_params
+from leadflow_shared.timetravel import AsOf
 
 from ...application import IntakeApplication, LeadNotFound
 from ...projections import LeadReadModel, contact_view, event_view, lead_view
@@ -114,7 +114,7 @@ def leads_router(
         lead_id = await worker.call(app.execute, app.on_contact_lifecycle_changed, change)
         return {"lead_id": str(lead_id) if lead_id else None}
 
-    @router.get("/leads/{lead_id}", dependencies=[only_query_params("as_of")])
+    @router.get("/leads/{lead_id}")
     async def get_lead(lead_id: UUID, caller: Reader, as_of: AsOf = None) -> dict[str, Any]:
         """The lead now, or with `as_of` as its stream had recorded it then (status, owner,
         stage, type, qualification, voided, merged…), rebuilt from its events."""

@@ -21,7 +21,7 @@ from leadflow_shared.contracts import InboundReferralV1
 from leadflow_shared.contracts.base import Identifier, LongText, ShortText
 from leadflow_shared.contracts.referrals import ContactPreference, Money, Person
 from leadflow_shared.store import StoreWorker
-from leadflow_shared.timetravel import AsOf, only_query_params
+from leadflow_shared.timetravel import AsOf
 
 from ...application import ReferralApplication
 from ...domain import EDITABLE
@@ -164,7 +164,7 @@ def referrals_router(app: ReferralApplication, worker: StoreWorker) -> APIRouter
             response.status_code = status.HTTP_200_OK
         return {"created": receipt.created, "referral": await current(receipt.referral_id, response)}
 
-    @router.get("/referrals/{referral_id}", dependencies=[only_query_params("as_of")])
+    @router.get("/referrals/{referral_id}")
     async def get_referral(referral_id: UUID, response: Response, caller: Reader, as_of: AsOf = None) -> dict[str, Any]:
         """The referral now (with its `ETag`), or with `as_of` as its stream had recorded it then."""
         await check_visible(app, worker, caller, referral_id)
