@@ -90,6 +90,9 @@ class StageChangeRuns:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            # Cleared before looking, never after: a wake while the runs are listed or carried
+            # (a run started meanwhile) is kept, and the next wait returns at once.
+            self._wake.clear()
             try:
                 open_runs = await asyncio.to_thread(self._runs.open_runs)
             except Exception as exc:
@@ -97,7 +100,6 @@ class StageChangeRuns:
                 open_runs = []
             for run_id in open_runs:
                 await self._carry(run_id)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
