@@ -42,7 +42,7 @@ def test_each_snapshotting_aggregate_reads_back_from_its_snapshot_as_it_was(tmp_
     stores = {"intake": sqlite(tmp_path / "intake.sqlite"), "assignment": sqlite(tmp_path / "assignment.sqlite")}
     intake = IntakeApplication(env=stores["intake"])
     lead_id = intake.execute(intake.receive_lead, inbound("snap-1"), via="http").lead_id
-    intake.execute(intake.toggle_favorite, lead_id, user_id="ana")  # a set in the state
+    intake.execute(intake.set_favorite, lead_id, user_id="ana", on=True)  # a set in the state
     intake.execute(intake.follow_up, lead_id, actor="ana", note="called", channel="call")
     assignment = AssignmentApplication(env=stores["assignment"])
     for seller in ("ann", "bob"):

@@ -43,6 +43,7 @@ pytestmark = pytest.mark.unit
 CALLERS = ("admin", "mgr", "own", "other", "key", "none")
 LEAD = {"source": "web-form", "external_id": "m-new", "occurred_at": "2026-11-01T10:00:00Z"}
 CSV = "source,external_id,occurred_at\nweb-form,csv-1,2026-11-01T10:00:00Z\n"
+RULE = {"name": "all", "target": {"kind": "sellers"}, "method": "round_robin"}
 
 # (method, path, body, answers for admin mgr own other key none). {lead} is sam's lead (team
 # emea), {apac} olga's (team apac), {direct} sam's placed in no team (the manager sees it because
@@ -60,16 +61,21 @@ INTAKE = [
     ("GET", "/v1/leads/{lead}/events", None, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/follow-ups", {"note": "called"}, "201 201 201 404 403 403"),
     ("POST", "/v1/leads/{lead}/documents", {"kind": "quote", "number": "Q-1"}, "201 201 201 404 403 403"),
+    ("DELETE", "/v1/leads/{converted}/documents/Q-0", None, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/associations", {"kind": "contact", "id": "c-1"}, "201 201 201 404 403 403"),
     ("POST", "/v1/leads/{lead}/stage", {"stage_id": "connected"}, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/qualify", {}, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/disqualify", {}, "200 200 200 404 403 403"),
-    ("POST", "/v1/leads/{lead}/favorite", None, "200 200 200 404 403 403"),
+    ("PUT", "/v1/leads/{lead}/favorite", None, "200 200 200 404 403 403"),
+    ("DELETE", "/v1/leads/{lead}/favorite", None, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/recycle", {}, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/convert", {}, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{lead}/close-invalid", {"reason": "spam"}, "200 200 200 404 403 403"),
     ("POST", "/v1/leads/{unassigned}/void", {}, "200 404 403 403 403 403"),
-    ("POST", "/v1/leads/{lead}/void", {}, "409 409 403 403 403 403"),  # an assigned lead is not voided
+    ("POST", "/v1/leads/{lead}/void", {}, "200 200 403 403 403 403"),  # junk is voided from any open status
+    ("POST", "/v1/leads/{lead}/reopen", {}, "409 409 409 404 403 403"),  # only a (dis)qualified lead
+    ("POST", "/v1/leads/{qualified}/reopen", {}, "200 200 200 404 403 403"),
+    ("GET", "/v1/deals/{deal}", None, "200 200 200 404 403 403"),  # seen by whoever sees its lead
     ("POST", "/v1/leads/{lead}/unvoid", None, "409 409 403 403 403 403"),
     ("DELETE", "/v1/leads/{lead}", None, "409 409 403 403 403 403"),  # nor deleted
     ("DELETE", "/v1/leads/{unassigned}", None, "204 404 403 403 403 403"),
@@ -78,6 +84,10 @@ INTAKE = [
     ("POST", "/v1/leads/{apac}/erasure", {"reason": "asked"}, "200 403 403 403 403 403"),
     ("GET", "/v1/leads/{lead}/contact", None, "200 403 403 403 403 403"),  # keys need scope leads:contact
     ("POST", "/v1/leads/import", "csv", "200 403 403 403 200 403"),
+    ("GET", "/v1/leads/import-template", None, "200 403 403 403 200 403"),
+    # a customer is seen by whoever sees one of its leads ({customer}: made of sam's {converted})
+    ("GET", "/v1/customers/{customer}", None, "200 200 200 404 403 403"),
+    ("GET", "/v1/customers?phone=%2B442079460123", None, "200 200 200 200 403 403"),  # olga finds nothing
     ("POST", "/v1/contacts/lifecycle-changes", "contact", "200 403 403 403 403 403"),
     ("GET", "/v1/settings/leads", None, "200 200 200 200 403 403"),
     ("POST", "/v1/settings/leads/stages", {"id": "demo", "name": "Demo"}, "201 403 403 403 403 403"),
@@ -102,9 +112,13 @@ ASSIGNMENT = [
     ("POST", "/v1/sellers", [{"seller_id": "new", "name": "New"}], "200 403 403 403 403 403"),
     ("PUT", "/v1/sellers/new", {"name": "New"}, "200 403 403 403 403 403"),
     ("PATCH", "/v1/sellers/sam", {"capacity": 5}, "200 403 403 403 403 403"),
+    ("POST", "/v1/sellers/sam/deactivate", None, "200 403 403 403 403 403"),
+    ("POST", "/v1/sellers/sam/activate", None, "200 403 403 403 403 403"),
+    ("DELETE", "/v1/sellers/sam", None, "409 403 403 403 403 403"),  # sam still owns open leads
     ("GET", "/v1/sellers/load", None, "200 200 403 403 403 403"),
     ("GET", "/v1/teams", None, "200 200 200 200 403 403"),
     ("PUT", "/v1/teams/emea", {"name": "EMEA", "members": ["sam"]}, "200 403 403 403 403 403"),
+    ("DELETE", "/v1/teams/emea", None, "204 403 403 403 403 403"),
     ("PUT", "/v1/holiday-lists/organisation", {"name": "Org", "holidays": []}, "200 403 403 403 403 403"),
     ("GET", "/v1/holiday-lists", None, "200 200 200 200 403 403"),
     ("GET", "/v1/holiday-lists/organisation", None, "404 404 404 404 403 403"),
@@ -113,11 +127,12 @@ ASSIGNMENT = [
     ("GET", "/v1/segments", None, "200 200 403 403 403 403"),
     ("DELETE", "/v1/segments/none", None, "404 403 403 403 403 403"),
     ("GET", "/v1/segments/none/preview", None, "404 404 403 403 403 403"),
-    ("POST", "/v1/segments/big/preview", {"priority": 1, "criteria": None}, "200 200 403 403 403 403"),
-    ("POST", "/v1/rulesets", {"name": "r", "rules": []}, "201 403 403 403 403 403"),
+    ("POST", "/v1/segments/big/preview", {"priority": 1, "match_all": True}, "200 200 403 403 403 403"),
+    ("POST", "/v1/rulesets", {"name": "r", "rules": [RULE]}, "201 403 403 403 403 403"),
     ("GET", "/v1/rulesets", None, "200 200 403 403 403 403"),
     ("GET", "/v1/rulesets/1", None, "200 200 403 403 403 403"),
-    ("PUT", "/v1/rulesets/1", {"name": "r", "rules": []}, "200 403 403 403 403 403"),
+    ("PUT", "/v1/rulesets/1", {"name": "r", "rules": [RULE]}, "200 403 403 403 403 403"),
+    ("DELETE", "/v1/rulesets/1", None, "204 403 403 403 403 403"),  # a draft
     ("POST", "/v1/rulesets/1/activate", None, "200 403 403 403 403 403"),
     ("POST", "/v1/rulesets/1/simulate", {"last": 10}, "200 200 403 403 403 403"),
     ("GET", "/v1/leads/{lead}/assignment", None, "200 200 200 404 403 403"),
@@ -210,7 +225,8 @@ async def intake_world(
     worker: StoreWorker, *, self_assignment: bool = True
 ) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, dict[str, str]]]:
     """A fresh intake with sam's lead (team emea), olga's (team apac), sam's placed in no team,
-    and one nobody owns; sam is in emea, olga in apac."""
+    one nobody owns, sam's converted into a customer (team emea, quote Q-0 linked) and sam's
+    qualified with a deal; sam is in emea, olga in apac."""
     app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     api = intake_api(app, worker, {}, lead_list_of(app), authenticator(app, worker), self_assignment=self_assignment)
     _, key = app.execute(create_api_key, "crm", ["leads:write"], "test")
@@ -229,6 +245,17 @@ async def intake_world(
         if seller is not None:
             app.execute(app.on_assignment_decided, assigned(uuid.UUID(lead_id), seller, team))
         ids[name] = lead_id
+    body = {**LEAD, "external_id": "converted", "contact": {"phone": "+442079460123"}}
+    converted = (await http.post("/v1/leads", json=body, headers=credentials(key)["admin"])).json()["lead"]["lead_id"]
+    app.execute(app.on_assignment_decided, assigned(uuid.UUID(converted), "sam", "emea"))
+    ids["customer"] = str(app.execute(app.convert, uuid.UUID(converted), actor="ada"))
+    app.execute(app.link_document, uuid.UUID(converted), actor="ada", kind="quote", number="Q-0")
+    ids["converted"] = converted
+    body = {**LEAD, "external_id": "qualified"}
+    qualified = (await http.post("/v1/leads", json=body, headers=credentials(key)["admin"])).json()["lead"]["lead_id"]
+    app.execute(app.on_assignment_decided, assigned(uuid.UUID(qualified), "sam", "emea"))
+    deal = app.execute(app.qualify, uuid.UUID(qualified), actor="sam", deal={"name": "Pilot", "amount": 10.0})
+    ids["qualified"], ids["deal"] = qualified, str(deal)
     return http, ids, credentials(key)
 
 
@@ -331,6 +358,11 @@ def _template(path: str) -> str:
         ("{unassigned}", "{lead_id}"),
         ("{direct}", "{lead_id}"),
         ("{waiting}", "{lead_id}"),
+        ("{converted}", "{lead_id}"),
+        ("{customer}", "{customer_id}"),
+        ("{qualified}", "{lead_id}"),
+        ("{deal}", "{deal_id}"),
+        ("/documents/Q-0", "/documents/{number}"),
         ("/stage-changes/{model}", "/stage-changes/{run_id}"),
         ("{model}", "{model_id}"),
         ("/v1/sellers/sam", "/v1/sellers/{seller_id}"),

@@ -22,6 +22,7 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     policy = AssignmentPolicy(
         segment_moves_allowed=settings.segment_moves_allowed,
         recycle_excludes_previous_owner=settings.recycle_excludes_previous_owner,
+        auto_assign=settings.auto_assign,
     )
     app = AssignmentApplication(
         env=settings.eventsourcing_env(), clock=clock, policy=policy, shared_store=settings.uses_postgres

@@ -19,6 +19,10 @@ class AssignmentSettings(ServiceSettings):
     """May a lead that changes move from one segment to another (it may always join one)?"""
     recycle_excludes_previous_owner: bool = True
     """A recycled lead never goes straight back to the seller who had it."""
+    auto_assign: bool = True
+    """New upstream leads (and recycled or reopened ones) are assigned by the rules at once.
+    Off: they wait in the unassigned pool until a manager assigns them (or a seller takes one
+    with self-assignment); the periodic re-run leaves them there too."""
     self_assignment: bool = False
     """Sellers may list the unassigned pool (`GET /v1/queue`) and take a lead from it
     (`POST /v1/leads/{id}/assignment/claim`). Set it to the same value as INTAKE_SELF_ASSIGNMENT."""

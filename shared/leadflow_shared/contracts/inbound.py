@@ -14,9 +14,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .base import Contract, Identifier, LongText, ShortText
 
@@ -103,19 +105,43 @@ class InboundLeadV1(Contract):
     def _phone_in_e164(self) -> InboundLeadV1:
         if self.contact.phone is None:
             return self
-        e164 = normalise_phone(self.contact.phone, self.company.country)
+        try:
+            e164 = normalise_phone(self.contact.phone, self.company.country)
+        except InvalidPhone as exc:
+            # The check needs company.country, so it runs on the whole lead; the error still names
+            # the field (loc contact.phone), as every other field's error does.
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("phone_number", "{reason}", {"reason": exc.reason}),
+                        loc=("contact", "phone"),
+                        input=self.contact.phone,
+                    )
+                ],
+            ) from None
         return self.model_copy(update={"contact": self.contact.model_copy(update={"phone": e164})})
+
+
+class InvalidPhone(ValueError):
+    """A phone number that cannot be read; `reason` says why without repeating it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"contact.phone {reason}")
+        self.reason = reason
 
 
 def normalise_phone(raw: str, country: str | None) -> str:
     """E.164 form of a phone number; a national number needs the company's country."""
+    national = not raw.lstrip().startswith("+") and not country
+    hint = " (give it in +<country code> form or set company.country)" if national else ""
     try:
         parsed = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"contact.phone is not a phone number ({exc})") from None
+        why = str(exc.args[0] if exc.args else exc).rstrip(".")
+        raise InvalidPhone(f"is not a phone number: {why[:1].lower()}{why[1:]}{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
-        hint = "" if raw.startswith("+") or country else " (give it in +<country code> form or set company.country)"
-        raise ValueError(f"contact.phone is not a valid number{hint}")
+        raise InvalidPhone(f"is not a valid number{hint}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -40,6 +40,11 @@ class LeadReceivedV1(LeadSnapshot):
     cloudevents_type: ClassVar[str] = "lead.received.v1"
 
     received_at: datetime
+    owner_id: str | None = None
+    """Set when the lead was made with an owner (a seller's own lead, or a manager's pick):
+    assignment records it as a manual assignment instead of deciding. Added to V1 later."""
+    created_by: str | None = None
+    """Who made it: `upstream:<source>`, or the user who posted it. Added to V1 later."""
 
 
 class LeadUpdatedV1(LeadSnapshot):
@@ -63,9 +68,10 @@ class LeadStatus(StrEnum):
 class LeadStatusChangedV1(IntegrationEvent):
     """A lifecycle transition of a lead.
 
-    `action` names what happened (assigned, recycled, converted, closed_invalid, voided,
-    unvoided, merged, unmerged); the owner fields say who held the lead before and after,
-    so a consumer can keep open-lead counts per seller without reading intake's store.
+    `action` names what happened (assigned, unassigned — assignment found nobody when deciding
+    again —, recycled, converted, closed_invalid, voided, unvoided, merged, unmerged); the owner
+    fields say who held the lead before and after, so a consumer can keep open-lead counts per
+    seller without reading intake's store.
     """
 
     cloudevents_type: ClassVar[str] = "lead.status-changed.v1"
@@ -103,10 +109,12 @@ class LeadDeletedV1(IntegrationEvent):
 class LeadChangedV1(IntegrationEvent):
     """Any other change to a lead: its stage, qualification, follow-ups, documents, duplicates, associations.
 
-    `change` names it (stage_moved, qualified, disqualified, followed_up, document_linked,
-    marked_possible_duplicate, associated, absorbed, released, erased — the lead's personal data
+    `change` names it (stage_moved, qualified, disqualified, reopened, followed_up, document_linked,
+    document_unlinked, marked_possible_duplicate, associated, absorbed, released, erased — the lead's personal data
     was erased: a subscriber drops whatever it keeps of it);
-    `data` holds that change's fields.
+    `data` holds that change's fields. `qualified` and `disqualified` take the lead out of open
+    work (`data.status_after`; absent on messages from before they did) and `reopened` brings it
+    back (`data.restored_status`): assignment releases and re-decides the owner, sequences exit.
     """
 
     cloudevents_type: ClassVar[str] = "lead.changed.v1"

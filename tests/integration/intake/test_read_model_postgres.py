@@ -80,7 +80,7 @@ def busy_history(world: World) -> dict[str, UUID]:
     world.app.execute(world.app.void, ids["voided"], actor="ana")
     world.app.execute(world.app.void, ids["unvoided"], actor="ana")
     world.app.execute(world.app.unvoid, ids["unvoided"], actor="ana")
-    world.app.execute(world.app.toggle_favorite, ids["deleted"], user_id="ana")
+    world.app.execute(world.app.set_favorite, ids["deleted"], user_id="ana", on=True)
     world.app.execute(world.app.delete, ids["deleted"], actor="ana")
     world.app.execute(world.app.merge, ids["survivor"], ids["merged"], actor="ana")
     world.app.execute(world.app.move_stage, ids["inquiry"], actor="ana", stage_id="connected")
@@ -88,11 +88,11 @@ def busy_history(world: World) -> dict[str, UUID]:
     world.app.execute(world.app.disqualify, ids["sql"], actor="ana", reason_id="no_budget")
     world.app.execute(world.app.follow_up, ids["sql"], actor="ana", note="called")
     world.app.execute(world.app.associate, ids["inquiry"], actor="ana", kind="company", target_id="c-1")
-    world.app.execute(world.app.toggle_favorite, ids["inquiry"], user_id="ana")
-    world.app.execute(world.app.toggle_favorite, ids["mql"], user_id="ana")
-    world.app.execute(world.app.toggle_favorite, ids["mql"], user_id="ben")
-    world.app.execute(world.app.toggle_favorite, ids["sql"], user_id="ana")
-    world.app.execute(world.app.toggle_favorite, ids["sql"], user_id="ana")
+    world.app.execute(world.app.set_favorite, ids["inquiry"], user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, ids["mql"], user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, ids["mql"], user_id="ben", on=True)
+    world.app.execute(world.app.set_favorite, ids["sql"], user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, ids["sql"], user_id="ana", on=False)
     world.receive("renamed", occurred_at="2026-11-01T12:00:00Z", contact={"first_name": "Grace"}, campaign_id="renamed")
     return ids
 
@@ -210,7 +210,7 @@ async def test_the_running_service_lists_leads_from_kafka_and_http_and_rebuilds_
             )
             posted = await http.post("/v1/leads", json=inbound_lead("h1"))
             lead_id = posted.json()["lead"]["lead_id"]
-            await http.post(
+            await http.put(
                 f"/v1/leads/{lead_id}/favorite", headers=bearer("admin", sub="ana", run_dir=service.settings.run_dir)
             )
 

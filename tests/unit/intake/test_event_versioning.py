@@ -75,3 +75,35 @@ async def test_a_new_follow_up_is_stored_as_version_2_with_its_channel() -> None
     (stored,) = [r for r in app.recorder.select_events(UUID(lead_id)) if r.topic == TOPIC]
     state = json.loads(stored.state)
     assert (state["class_version"], state["channel"]) == (2, "call")
+
+
+@pytest.mark.parametrize(
+    ("topic", "outcome"),
+    [("intake.domain.lead:Lead.Qualified", "qualified"), ("intake.domain.lead:Lead.Disqualified", "disqualified")],
+)
+def test_a_version_1_qualification_keeps_the_status_it_left_the_lead_in(topic: str, outcome: str) -> None:
+    """Qualified/Disqualified v2 move the lead to a status of its own; one written before (v1)
+    only filled in `qualification`, and still reads that way: the lead stays open."""
+    (sample,) = [s for s in load() if key(s) == (topic, 1)]
+    state = json.loads(sample["state"])
+    assert "class_version" not in state and "status_before" not in state  # written before v2
+    app = IntakeApplication(env=POPO)
+    received = app.execute(
+        app.receive_lead,
+        InboundLeadV1(source="web-form", external_id="q-1", occurred_at=datetime(2026, 11, 1, tzinfo=UTC)),
+        via="http",
+    )
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=received.lead_id,
+                originator_version=2,
+                topic=topic,
+                state=json.dumps(state).encode(),
+            )
+        ]
+    )
+    lead = app.get_lead(received.lead_id)
+    assert (lead.status, lead.qualification["outcome"], lead.is_open) == ("unassigned", outcome, True)
+    (event,) = [e for e in app.events.get(received.lead_id) if type(e).__name__ == topic.rsplit(".", 1)[1]]
+    assert event.status_before is None

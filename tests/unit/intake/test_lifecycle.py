@@ -172,8 +172,12 @@ def test_void_hides_and_unvoid_restores_the_previous_status(app: IntakeApplicati
     app.execute(app.close_invalid, closed, actor="u", reason="junk")
     assigned = new_lead(app, "a")
     assign(app, assigned)
-    refused(lambda: app.execute(app.void, assigned, actor="u"), "assigned")
-    for lead_id, status in ((unassigned, "unassigned"), (closed, "closed_invalid")):
+    converted = new_lead(app, "v")
+    assign(app, converted)
+    app.execute(app.convert, converted, actor="u")
+    refused(lambda: app.execute(app.void, converted, actor="u"), "converted")
+    # Junk is voided from any open status, assigned included (the owner's capacity is released).
+    for lead_id, status in ((unassigned, "unassigned"), (assigned, "assigned"), (closed, "closed_invalid")):
         app.execute(app.void, lead_id, actor="u", reason="test data")
         assert app.get_lead(lead_id).allowed_actions() == ["unvoid"]
         for action in (
@@ -283,17 +287,31 @@ def test_a_stage_holding_leads_is_deleted_only_by_naming_where_they_move(app: In
 
 def test_qualify_may_require_a_deal(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    app.execute(app.qualify, lead_id, actor="u")  # not required by default
+    assert app.execute(app.qualify, lead_id, actor="u") is None  # not required by default: no deal
+    app.execute(app.reopen, lead_id, actor="u")
     app.execute(app.change_settings, lambda s: s.set_qualification_rules(True, False))
     with pytest.raises(SettingRequirement) as caught:
         app.execute(app.qualify, lead_id, actor="u")
     assert caught.value.field == "deal"
-    app.execute(app.qualify, lead_id, actor="u", deal={"name": "Pilot", "amount": 1200.0})
-    assert app.get_lead(lead_id).qualification == {
+    deal_id = app.execute(app.qualify, lead_id, actor="u", deal={"name": "Pilot", "amount": 1200.0})
+    lead = app.get_lead(lead_id)
+    assert lead.status == "qualified"
+    assert lead.qualification == {
         "outcome": "qualified",
         "deal": {"name": "Pilot", "amount": 1200.0},
+        "deal_id": str(deal_id),
         "by": "u",
+        "at": NOW.isoformat(),
     }
+    deal = app.get_deal(deal_id)
+    assert (deal.name, deal.amount, deal.currency, deal.lead_id, deal.owner_id, deal.created_by) == (
+        "Pilot",
+        1200.0,
+        "USD",
+        lead_id,
+        "u",  # nobody owned the lead: the one who qualified it owns the deal
+        "u",
+    )
 
 
 def test_disqualify_may_require_a_reason_from_the_editable_list(app: IntakeApplication) -> None:
@@ -381,12 +399,16 @@ def test_merge_keeps_both_leads_and_unmerge_restores_both(app: IntakeApplication
     assert actions == [("merged", survivor), ("unmerged", survivor)]
 
 
-def test_favorites_toggle_per_user(app: IntakeApplication) -> None:
+def test_favorites_are_per_user_and_idempotent(app: IntakeApplication) -> None:
     lead_id = new_lead(app)
-    assert app.execute(app.toggle_favorite, lead_id, user_id="ana") is True
-    assert app.execute(app.toggle_favorite, lead_id, user_id="ben") is True
-    assert app.execute(app.toggle_favorite, lead_id, user_id="ana") is False
-    assert app.get_lead(lead_id).favorited_by == {"ben"}
+    assert app.execute(app.set_favorite, lead_id, user_id="ana", on=True) is True
+    assert app.execute(app.set_favorite, lead_id, user_id="ana", on=True) is False  # no second event
+    assert app.execute(app.set_favorite, lead_id, user_id="ben", on=True) is True
+    assert app.execute(app.set_favorite, lead_id, user_id="ana", on=False) is True
+    assert app.execute(app.set_favorite, lead_id, user_id="ana", on=False) is False
+    lead = app.get_lead(lead_id)
+    assert (lead.is_favorite_of("ana"), lead.is_favorite_of("ben")) == (False, True)
+    assert [e.on for e in app.lead_history(lead_id) if type(e).__name__ == "FavoriteToggled"] == [True, True, False]
 
 
 def test_100_000_leads_sharing_one_company_phone_load_as_cheaply_as_the_first_thousand() -> None:

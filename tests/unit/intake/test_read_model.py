@@ -87,7 +87,7 @@ def test_voided_leads_are_hidden_unless_asked_for(world: World) -> None:
 
 def test_a_deleted_lead_disappears_from_every_tab_count_and_favorite_list(world: World) -> None:
     kept, deleted = world.receive("kept"), world.receive("deleted")
-    world.app.execute(world.app.toggle_favorite, deleted, user_id="ana")
+    world.app.execute(world.app.set_favorite, deleted, user_id="ana", on=True)
     world.app.execute(world.app.follow_up, deleted, actor="ana", note="called")
     world.app.execute(world.app.delete, deleted, actor="ana", reason="gdpr")
     for tab in ("all", "marketplace", "favorites"):
@@ -104,15 +104,15 @@ def test_a_deleted_lead_disappears_from_every_tab_count_and_favorite_list(world:
     assert str(deleted) not in repr(tables["intake_rm_leads"]) + repr(tables["intake_rm_favorites"])
 
 
-def test_favorites_are_per_user_and_toggle(world: World) -> None:
+def test_favorites_are_per_user_and_come_off_again(world: World) -> None:
     a, b, c = world.receive("a"), world.receive("b"), world.receive("c")
-    world.app.execute(world.app.toggle_favorite, a, user_id="ana")
-    world.app.execute(world.app.toggle_favorite, b, user_id="ana")
-    world.app.execute(world.app.toggle_favorite, b, user_id="ben")
+    world.app.execute(world.app.set_favorite, a, user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, b, user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, b, user_id="ben", on=True)
     assert world.ids("favorites", user="ana") == {a, b}
     assert world.ids("favorites", user="ben") == {b}
     assert world.ids("favorites", user="cy") == set()
-    world.app.execute(world.app.toggle_favorite, a, user_id="ana")  # off again
+    world.app.execute(world.app.set_favorite, a, user_id="ana", on=False)  # off again
     assert world.ids("favorites", user="ana") == {b}
     assert world.counts(user="ana")["favorites"] == 1 and world.counts(user="ben")["favorites"] == 1
     page = world.model.leads.page(filters=LeadFilters(), user_id="ben")
@@ -173,7 +173,7 @@ def test_counts_per_tab_follow_the_same_filters(world: World) -> None:
         world.receive(f"mql{i}", type="marketing_qualified", campaign_id="autumn")
     closed = world.receive("closed", campaign_id="autumn")
     world.app.execute(world.app.close_invalid, closed, actor="ana", reason="spam")
-    world.app.execute(world.app.toggle_favorite, closed, user_id="ana")
+    world.app.execute(world.app.set_favorite, closed, user_id="ana", on=True)
     assert world.counts() == {"all": 6, "marketplace": 3, "qualified": 2, "favorites": 0, "archived": 1}
     assert world.counts(campaign_id=("autumn",)) == {
         "all": 3,
@@ -196,17 +196,19 @@ def test_the_row_follows_every_kind_of_lead_event(world: World) -> None:
     world.app.execute(world.app.follow_up, lead, actor="ana", note="called")
     world.app.execute(world.app.follow_up, lead, actor="ben", note="called again")
     world.app.execute(world.app.link_document, lead, actor="ana", kind="quote", number="Q-1")
-    world.app.execute(world.app.qualify, lead, actor="ana", deal={"name": "Big", "amount": 10.0})
     world.app.execute(world.app.associate, lead, actor="ana", kind="company", target_id="c-1")
     world.app.execute(world.app.merge, lead, other, actor="ana")
-    row = world.row(lead)
-    assert row["stage_id"] == "attempting" and row["qualification"] == "qualified"
-    assert (row["follow_ups"], row["last_follower"], row["documents"], row["associations"]) == (2, "ben", 1, 1)
-    assert row["absorbed"] == [str(other)] and world.row(other)["merged_into"] == str(lead)
+    assert world.row(lead)["absorbed"] == [str(other)] and world.row(other)["merged_into"] == str(lead)
     world.app.execute(world.app.unmerge, other, actor="ana")
     assert world.row(lead)["absorbed"] == [] and world.row(other)["merged_into"] is None
+    world.app.execute(world.app.qualify, lead, actor="ana", deal={"name": "Big", "amount": 10.0})
+    row = world.row(lead)
+    assert row["stage_id"] == "attempting" and (row["status"], row["qualification"]) == ("qualified", "qualified")
+    assert (row["follow_ups"], row["last_follower"], row["documents"], row["associations"]) == (2, "ben", 1, 1)
+    world.app.execute(world.app.reopen, lead, actor="ana")
+    assert (world.row(lead)["status"], world.row(lead)["qualification"]) == ("assigned", None)
     world.app.execute(world.app.disqualify, other, actor="ana", reason_id="no_budget")
-    assert world.row(other)["qualification"] == "disqualified"
+    assert (world.row(other)["status"], world.row(other)["archived"]) == ("disqualified", True)
     customer = world.app.execute(world.app.convert, lead, actor="ana")
     row = world.row(lead)
     assert (row["status"], row["customer_id"]) == ("converted", str(customer))
@@ -261,10 +263,10 @@ def busy_history(world: World) -> None:
     world.app.execute(world.app.void, ids[4], actor="ana")
     world.app.execute(world.app.unvoid, ids[4], actor="ana")
     world.app.execute(world.app.delete, ids[5], actor="ana")
-    world.app.execute(world.app.toggle_favorite, ids[6], user_id="ana")
-    world.app.execute(world.app.toggle_favorite, ids[6], user_id="ben")
-    world.app.execute(world.app.toggle_favorite, ids[7], user_id="ana")
-    world.app.execute(world.app.toggle_favorite, ids[7], user_id="ana")
+    world.app.execute(world.app.set_favorite, ids[6], user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, ids[6], user_id="ben", on=True)
+    world.app.execute(world.app.set_favorite, ids[7], user_id="ana", on=True)
+    world.app.execute(world.app.set_favorite, ids[7], user_id="ana", on=False)
     world.app.execute(world.app.move_stage, ids[8], actor="ana", stage_id="connected")
     world.app.execute(world.app.merge, ids[9], ids[10], actor="ana")
     world.app.execute(world.app.follow_up, ids[11], actor="ana", note="called")
@@ -328,7 +330,7 @@ def test_a_failing_projection_never_fails_the_command_leaves_nothing_half_done_a
 
     monkeypatch.setattr(LeadListProjection, "_apply_event", broken)
     second = world.receive("2")  # the command succeeds; the projection is not on its path
-    world.app.execute(world.app.toggle_favorite, first, user_id="ana")
+    world.app.execute(world.app.set_favorite, first, user_id="ana", on=True)
     assert world.app.get_lead(second).version == 1
     with pytest.raises(RuntimeError):
         runner.catch_up()
@@ -385,7 +387,7 @@ async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
 async def test_the_list_over_http_reads_its_own_writes(world: World, http: httpx.AsyncClient) -> None:
     body = {"source": "web-form", "external_id": "1", "occurred_at": "2026-11-01T10:00:00Z", "type": "sales_qualified"}
     lead_id = (await http.post("/v1/leads", json=body)).json()["lead"]["lead_id"]
-    await http.post(f"/v1/leads/{lead_id}/favorite", headers=bearer("admin", sub="ana"))
+    await http.put(f"/v1/leads/{lead_id}/favorite", headers=bearer("admin", sub="ana"))
     mine = (await http.get("/v1/leads", params={"tab": "favorites"}, headers=bearer("admin", sub="ana"))).json()
     assert [i["lead_id"] for i in mine["items"]] == [lead_id] and mine["items"][0]["favorite"] is True
     assert mine["counts"] == {"all": 1, "marketplace": 0, "qualified": 1, "favorites": 1, "archived": 0}

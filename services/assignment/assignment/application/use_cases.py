@@ -18,7 +18,14 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from leadflow_shared.clock import Clock, SystemClock
-from leadflow_shared.contracts import LeadDeletedV1, LeadSnapshot, LeadStatusChangedV1, LeadUpdatedV1
+from leadflow_shared.contracts import (
+    LeadChangedV1,
+    LeadDeletedV1,
+    LeadReceivedV1,
+    LeadSnapshot,
+    LeadStatusChangedV1,
+    LeadUpdatedV1,
+)
 from leadflow_shared.store import ServiceApplication
 from leadflow_shared.timetravel import DidNotExistYet, state_as_of
 from leadflow_shared.unit_of_work import UnitOfWork
@@ -36,6 +43,7 @@ from ..domain import (
     HolidayListNotFound,
     HolidayLists,
     InvalidProfile,
+    References,
     Roster,
     RuleBook,
     SegmentCatalog,
@@ -43,6 +51,7 @@ from ..domain import (
     SellerNotTakingLeads,
     SellerOverCapacity,
     SellerState,
+    StillInUse,
     check_profile,
     choose_owner,
     seller_uuid,
@@ -52,9 +61,22 @@ from ..domain.sellers import ROSTER_ID
 from .facts import lead_facts
 from .revenue import RevenueModels
 from .sellers import SellerNotFound, SellerViews
-from .simulation import explain_in_full, simulate
+from .simulation import explain_in_full
+from .whatif import WhatIf, Window
 
-CLOSING_ACTIONS = {"converted": "converted", "closed_invalid": "closed as invalid"}
+CLOSING_ACTIONS = {
+    "converted": "converted",
+    "closed_invalid": "closed as invalid",
+    "voided": "voided",
+    "merged": "merged into another lead",
+}
+"""intake's lifecycle actions (lead.status-changed.v1) after which a lead is no open work."""
+CLOSING_CHANGES = {"qualified": "qualified", "disqualified": "disqualified"}
+"""intake's lead changes (lead.changed.v1) that close it (when they moved its status)."""
+RESTORING = {"unvoided": "unvoided", "unmerged": "unmerged", "reopened": "reopened"}
+"""What brings a closed lead back to open work: assignment decides its owner again."""
+OPEN_STATUSES = frozenset({"unassigned", "assigned"})
+POOL_REASON = "automatic assignment is off: waiting in the unassigned pool for a manager"
 
 
 class StaleSellerView(RecordConflictError):
@@ -75,6 +97,8 @@ class AssignmentPolicy:
     """When a lead changes, may it move from one segment to another (it always may join one)?"""
     recycle_excludes_previous_owner: bool = True
     """A recycled lead is never handed straight back to the seller who had it."""
+    auto_assign: bool = True
+    """Are leads assigned by the rules at once? Off: they wait in the pool for a manager."""
 
 
 class AssignmentReads(Protocol):
@@ -83,6 +107,12 @@ class AssignmentReads(Protocol):
     def waiting_in_arrival_order(self) -> list[UUID]: ...
 
     def leads_in_order(self) -> Iterator[dict[str, Any]]: ...
+
+    def unowned_in_team(self, team_id: str) -> int: ...
+
+    def arrivals(
+        self, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[UUID]: ...
 
 
 class AssignmentApplication(ServiceApplication):
@@ -165,6 +195,60 @@ class AssignmentApplication(ServiceApplication):
         uow.add(roster)
         self.views.roster_changed(uow, roster)
 
+    def set_seller_active(self, uow: UnitOfWork, seller_id: str, active: bool) -> None:
+        """Deactivate (no new automatic assignments; the leads they own stay theirs) or activate
+        again: the profile's `active` flag, so the change is published like any profile change."""
+        seller = self._existing_seller(uow, seller_id)
+        seller.change_profile({"active": active})
+        uow.add(seller)
+        self.views.seller_created(uow, seller)
+
+    def delete_seller(self, uow: UnitOfWork, seller_id: str) -> None:
+        """The seller leaves their teams and the roster for good; their stream stays (every decision
+        that named them can still be explained). Refused while they own open leads (reassign them
+        first) or while the active rule set names them."""
+        seller = self._existing_seller(uow, seller_id)
+        self._check_not_routed_to(uow, f"seller {seller_id}", seller_id=seller_id)
+        seller.delete(self.clock.now())
+        roster = self._roster(uow)
+        roster.remove_seller(seller_id)
+        uow.add(roster, seller)
+        self.views.roster_changed(uow, roster)
+        self.views.seller_created(uow, seller)
+
+    def delete_team(self, uow: UnitOfWork, team_id: str) -> None:
+        """The members leave the team, then it goes (its events stay). Refused while the active
+        rule set routes leads to it, or while leads placed with it have no owner yet."""
+        roster = self._roster(uow)
+        roster.team_members(team_id)  # raises UnknownTeam
+        self._check_not_routed_to(uow, f"team {team_id}", team_id=team_id)
+        unowned = self._reads().unowned_in_team(team_id)
+        if unowned:
+            raise StillInUse(
+                f"team {team_id} holds {unowned} open lead(s) nobody owns yet: assign them first "
+                "(POST /v1/leads/{id}/assignment)"
+            )
+        roster.remove_team(team_id)
+        uow.add(roster)
+        self.views.roster_changed(uow, roster)
+
+    def _existing_seller(self, uow: UnitOfWork, seller_id: str) -> Seller:
+        seller: Seller | None = uow.get(seller_uuid(seller_id))
+        if seller is None or seller.deleted:
+            raise SellerNotFound(seller_id, deleted=seller is not None)
+        return seller
+
+    def _check_not_routed_to(
+        self, uow: UnitOfWork, what: str, *, seller_id: str | None = None, team_id: str | None = None
+    ) -> None:
+        book = self._rulebook(uow)
+        rules = book.references_in_active(seller_id=seller_id, team_id=team_id)
+        if rules:
+            raise StillInUse(
+                f"{what} is named by the active rule set (version {book.active()['version']}): "
+                f"{', '.join(rules[:20])}; activate a rule set without it first"
+            )
+
     # -- holiday lists --------------------------------------------------------------------
 
     def define_holiday_list(self, uow: UnitOfWork, list_id: str, name: str, holidays: list[Any]) -> bool:
@@ -225,11 +309,15 @@ class AssignmentApplication(ServiceApplication):
         return lists
 
     def get_seller(self, seller_id: str) -> Seller:
+        """A seller of the roster (a deleted one is not found)."""
         self.views.catch_up()
         try:
-            return self.latest(seller_uuid(seller_id))  # type: ignore[no-any-return]
+            seller: Seller = self.latest(seller_uuid(seller_id))
         except AggregateNotFoundError:
             raise SellerNotFound(seller_id) from None
+        if seller.deleted:
+            raise SellerNotFound(seller_id, deleted=True)
+        return seller
 
     def roster(self) -> Roster:
         self.views.catch_up()
@@ -248,9 +336,11 @@ class AssignmentApplication(ServiceApplication):
 
     # -- segments and rule sets -----------------------------------------------------------
 
-    def define_segment(self, uow: UnitOfWork, name: str, priority: int, criteria: Any) -> None:
+    def define_segment(
+        self, uow: UnitOfWork, name: str, priority: int, criteria: Any, *, match_all: bool = False
+    ) -> None:
         catalog = self._segments(uow)
-        catalog.define(name, priority, criteria)
+        catalog.define(name, priority, criteria, match_all=match_all)
         uow.add(catalog)
 
     def remove_segment(self, uow: UnitOfWork, name: str) -> None:
@@ -263,12 +353,12 @@ class AssignmentApplication(ServiceApplication):
 
     def preview_segment(self, name: str, draft: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Existing leads that the segment would hold now (highest priority wins). With `draft`
-        ({priority, criteria}), as if the segment were defined that way; nothing is saved."""
+        ({priority, criteria, match_all}), as if the segment were defined that way; nothing is saved."""
         catalog = self.segments()
         if draft is None:
             catalog.check_exists(name)
-        else:
-            catalog.define(name, draft["priority"], draft["criteria"])  # validated, never saved
+        else:  # validated, never saved
+            catalog.define(name, draft["priority"], draft["criteria"], match_all=draft.get("match_all", False))
         return [row for row in self._reads().leads_in_order() if catalog.segment_for(row["lead"]) == name]
 
     def rulebook(self) -> RuleBook:
@@ -276,19 +366,36 @@ class AssignmentApplication(ServiceApplication):
 
     def draft_ruleset(self, uow: UnitOfWork, name: str, rules: list[dict[str, Any]]) -> int:
         book = self._rulebook(uow)
-        version = book.draft(name, rules, self.clock.now())
+        version = book.draft(name, rules, self.clock.now(), self._references(uow))
         uow.add(book)
         return version
 
     def revise_ruleset(self, uow: UnitOfWork, version: int, name: str, rules: list[dict[str, Any]]) -> None:
         book = self._rulebook(uow)
-        book.revise(version, name, rules)
+        book.revise(version, name, rules, self._references(uow))
         uow.add(book)
 
-    def activate_ruleset(self, uow: UnitOfWork, version: int) -> None:
+    def activate_ruleset(self, uow: UnitOfWork, version: int) -> int:
+        """Activate a draft, or a retired version as a new copy; returns the version now active."""
         book = self._rulebook(uow)
-        book.activate(version, self.clock.now())
+        active = book.activate(version, self.clock.now(), self._references(uow))
         uow.add(book)
+        return active
+
+    def delete_ruleset(self, uow: UnitOfWork, version: int) -> None:
+        """Only a draft (409 for an active or retired version); the history keeps it."""
+        book = self._rulebook(uow)
+        book.delete_draft(version)
+        uow.add(book)
+
+    def _references(self, uow: UnitOfWork) -> References:
+        """What rules may name now, as this unit of work sees it."""
+        roster: Roster = uow.get(ROSTER_ID) or Roster()  # never saved from here
+        return References(
+            sellers=frozenset(roster.order),
+            teams=frozenset(roster.teams),
+            segments=frozenset(self._segments(uow).segments),
+        )
 
     # -- leads from intake ------------------------------------------------------------
 
@@ -307,6 +414,15 @@ class AssignmentApplication(ServiceApplication):
             arrived_at=now,
         )
         uow.add(assignment)
+        if (
+            isinstance(lead, LeadReceivedV1)
+            and lead.owner_id is not None
+            and self._owner_takes(uow, lead.owner_id, manual=True)
+        ):
+            # Made by a seller (or given an owner by a manager): a manual assignment, which counts
+            # for capacity and round robin like one made by hand.
+            self._hand_to(uow, assignment, lead.owner_id, now, reason="created with an owner", actor=lead.created_by)
+            return
         self._decide(uow, assignment, now)
 
     def update_lead(self, uow: UnitOfWork, lead: LeadUpdatedV1) -> None:
@@ -325,7 +441,12 @@ class AssignmentApplication(ServiceApplication):
         uow.add(assignment)
 
     def apply_status_change(self, uow: UnitOfWork, change: LeadStatusChangedV1) -> None:
-        """Recycled: release the owner and decide again. Converted / invalid: release and close."""
+        """Recycled: release the owner and decide again. Converted, invalid, voided, merged:
+        release and close. Unvoided, unmerged back to an open status: decide again."""
+        if change.action in RESTORING:
+            if change.status_after.value in OPEN_STATUSES:
+                self._reopen(uow, change.lead_id, change.version, RESTORING[change.action], change.status_after.value)
+            return
         closing = CLOSING_ACTIONS.get(change.action)
         if closing is None and change.action != "recycled":
             return
@@ -340,6 +461,63 @@ class AssignmentApplication(ServiceApplication):
         if closing is None:
             exclude = frozenset({previous}) if previous and self.policy.recycle_excludes_previous_owner else frozenset()
             self._decide(uow, assignment, now, exclude)
+
+    def apply_lead_change(self, uow: UnitOfWork, change: LeadChangedV1) -> None:
+        """Qualified or disqualified (when it moved the lead's status): release and close.
+        Reopened to an open status: decide again."""
+        if change.change in CLOSING_CHANGES and change.data.get("status_after"):
+            self.views.catch_up(uow)
+            assignment: Assignment | None = uow.get(change.lead_id)
+            if assignment is not None and not assignment.has_seen(change.version) and assignment.status != "closed":
+                self._release(
+                    uow,
+                    assignment,
+                    change.version,
+                    self.clock.now(),
+                    reason=CLOSING_CHANGES[change.change],
+                    closed=True,
+                )
+        elif change.change == "reopened" and change.data.get("restored_status") in OPEN_STATUSES:
+            self._reopen(uow, change.lead_id, change.version, "reopened", change.data["restored_status"])
+
+    def _reopen(self, uow: UnitOfWork, lead_id: UUID, lead_version: int, reason: str, status: str) -> None:
+        """A closed lead is open work again: back to the seller who had it when intake restores it
+        as assigned and they still take leads and have room; otherwise the rules decide."""
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(lead_id)
+        if assignment is None or assignment.has_seen(lead_version) or assignment.status != "closed":
+            return
+        now = self.clock.now()
+        previous = assignment.last_owner
+        assignment.reopen(lead_version, reason, now)
+        uow.add(assignment)
+        if status == "assigned" and previous is not None and self._owner_takes(uow, previous, manual=False):
+            assignment.give_back(previous, now, f"{reason}: back to the seller who had it")
+            uow.flush()
+            self.views.seller_to_change(uow, previous).take_lead(str(lead_id), now, 0, manual=False)
+            return
+        self._decide(uow, assignment, now)
+
+    def _owner_takes(self, uow: UnitOfWork, seller_id: str, *, manual: bool) -> bool:
+        """Can `seller_id` be given a lead now (a person's pick: active and accepting; automatic:
+        with room too)?"""
+        try:
+            seller = self.views.seller_to_change(uow, seller_id)
+            seller.check_takes_assignments()
+            if not manual:
+                seller.check_has_capacity()
+        except (SellerNotFound, SellerNotTakingLeads, SellerOverCapacity):
+            return False
+        return True
+
+    def _hand_to(
+        self, uow: UnitOfWork, assignment: Assignment, seller_id: str, now: datetime, *, reason: str, actor: str | None
+    ) -> None:
+        assignment.assign_by_hand(seller_id, None, now, reason, actor)
+        uow.add(assignment)
+        uow.flush()
+        turn = max((s.last_turn for s in self.views.states(uow)), default=0) + 1
+        self.views.seller_to_change(uow, seller_id).take_lead(str(assignment.lead_id), now, turn, manual=True)
 
     def close_deleted_lead(self, uow: UnitOfWork, deleted: LeadDeletedV1) -> None:
         assignment: Assignment | None = uow.get(deleted.lead_id)
@@ -368,6 +546,8 @@ class AssignmentApplication(ServiceApplication):
         if team_id is not None:
             self._roster(uow).team_members(team_id)  # raises UnknownTeam
         seller = self.views.seller_to_change(uow, seller_id) if seller_id is not None else None
+        if seller is not None:
+            seller.check_not_deleted()
         now = self.clock.now()
         previous_id = assignment.seller_id
         if previous_id is not None and previous_id != seller_id:
@@ -407,7 +587,10 @@ class AssignmentApplication(ServiceApplication):
         return self.roster().teams_of(seller_id)
 
     def rerun_waiting(self) -> dict[str, int]:
-        """Try every lead in the unassigned queue again, oldest first. No cap per run."""
+        """Try every lead in the unassigned queue again, oldest first. No cap per run. With
+        automatic assignment off the pool is the managers': nothing is tried."""
+        if not self.policy.auto_assign:
+            return {"tried": 0, "assigned": 0, "still_waiting": len(self._reads().waiting_in_arrival_order())}
         waiting = self._reads().waiting_in_arrival_order()
         assigned = sum(1 for lead_id in waiting if self.execute(self._rerun_one, lead_id))
         return {"tried": len(waiting), "assigned": assigned, "still_waiting": len(waiting) - assigned}
@@ -449,15 +632,29 @@ class AssignmentApplication(ServiceApplication):
     def simulate_ruleset(
         self, version: int, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
     ) -> dict[str, Any]:
-        """What-if: replay past leads through rule-set `version` (a draft, typically). Read-only."""
-        ruleset = self.rulebook().get(version)
-        return simulate(self, ruleset, last=last, since=since, until=until)
+        """What-if: past leads through rule-set `version` (a draft, typically), each lead's first
+        automatic decision compared like with like (application/whatif.py); no window: the last
+        100 leads. Read-only, all in the calling thread; the API runs the same steps (`what_if`)
+        with only the short store reads on the store thread."""
+        what_if = self.what_if(version, last=last, since=since, until=until)
+        what_if.choose_leads()
+        for read in what_if.reads():
+            read()
+        return what_if.compare()
+
+    def what_if(
+        self, version: int, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> WhatIf:
+        """A what-if run of rule-set `version` (raises RuleSetNotFound), to be carried out step by step."""
+        return WhatIf(self, version, Window.of(last, since, until))
 
     # -- internals -----------------------------------------------------------------------
 
     def _choose(
         self, uow: UnitOfWork, assignment: Assignment, now: datetime, exclude: frozenset[str] = frozenset()
     ) -> Decision:
+        if not self.policy.auto_assign:
+            return Decision(outcome="waiting", method="none", reason=POOL_REASON, explanation={"auto_assign": False})
         return choose_owner(
             lead=assignment.lead,
             segment=assignment.segment,

@@ -213,6 +213,34 @@ class Assignment(Aggregate):
             }
         )
 
+    @property
+    def last_owner(self) -> str | None:
+        """The seller who held the lead when it was last released or closed."""
+        return self.history[-1].get("previous_seller_id") if self.history else None
+
+    def reopen(self, lead_version: int, reason: str, at: datetime) -> None:
+        """intake brought a closed lead back (unvoided, unmerged, reopened): it is open again,
+        owned by nobody until the next decision."""
+        if self.status == "closed":
+            self._reopened(lead_version, reason, at, self.last_owner)
+
+    @event("Reopened")
+    def _reopened(self, lead_version: int, reason: str, at: datetime, last_owner: str | None) -> None:
+        self.lead_version = max(self.lead_version, lead_version)
+        self.status = "released"
+        self.history.append({"kind": "reopened", "at": at, "reason": reason, "previous_seller_id": last_owner})
+
+    def give_back(self, seller_id: str, at: datetime, reason: str) -> None:
+        """A reopened lead goes back to the seller who had it (who still has room)."""
+        self.check_is_open()
+        explanation = {
+            "restored": True,
+            "previous_seller_id": seller_id,
+            "reason": reason,
+            "decided_at": at.isoformat(),
+        }
+        self._decided(seller_id, None, "restored", at, reason, explanation, False, None, self.source, self.external_id)
+
     def release(self, lead_version: int, reason: str, at: datetime, *, closed: bool) -> None:
         """intake recycled (closed=False) or closed the lead: nobody owns it any more."""
         self._released(lead_version, reason, at, closed, self.seller_id, self.team_id)

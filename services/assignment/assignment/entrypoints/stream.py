@@ -40,7 +40,8 @@ def subscriptions(app: AssignmentApplication) -> list[Subscription]:
         Subscription(
             topic=LEADS_EVENTS,
             description="intake's lead events: new leads are assigned, updates re-evaluate the segment, "
-            "recycled leads are assigned again, converted, invalid and deleted leads release their owner. "
+            "recycled leads are assigned again; converted, invalid, voided, merged, qualified, disqualified and "
+            "deleted leads release their owner; unvoided, unmerged and reopened leads are decided again. "
             "The same events place leads in the live revenue models' stages and fire their transitions "
             "(received, data changes, status changes, qualification, stage moves in intake).",
             routes={
@@ -56,7 +57,9 @@ def subscriptions(app: AssignmentApplication) -> list[Subscription]:
                 LeadDeletedV1.cloudevents_type: Route(
                     LeadDeletedV1, _then(app.close_deleted_lead, revenue.lead_deleted), _the_lead(app)
                 ),
-                LeadChangedV1.cloudevents_type: Route(LeadChangedV1, revenue.lead_changed, _the_lead(app)),
+                LeadChangedV1.cloudevents_type: Route(
+                    LeadChangedV1, _then(app.apply_lead_change, revenue.lead_changed), _the_lead(app)
+                ),
             },
             refusals=(AssignmentError, RuleError, SellerError, RevenueError),
         )

@@ -21,6 +21,7 @@ from leadflow_shared.contracts import (
     ContactLifecycleChangedV1,
     InboundLeadV1,
     LeadAssignedV1,
+    LeadAwaitingAssignmentV1,
     LeadType,
     ReferralAcceptedV1,
     TeamMembershipChangedV1,
@@ -35,10 +36,12 @@ from ..domain import (
     CONTACT_SLA,
     MOVED_TOPICS,
     PERSONAL_DATA,
+    QUALIFIED,
     SETTINGS_ID,
     UNASSIGNED,
     ContactIndexEntry,
     Customer,
+    Deal,
     DuplicateCustomerPhone,
     Lead,
     LeadSettings,
@@ -48,6 +51,7 @@ from ..domain import (
     lead_id_for,
     team_id_for,
 )
+from .customers import Customers
 
 SYSTEM = "system"
 LEAD_TYPE_OF_REFERRAL = {
@@ -59,6 +63,14 @@ PERSON_FIELDS = {"first_name", "last_name", "email", "phone"}
 """What a lead's contact takes of a referral's customer contact."""
 CONTACT_PREFIX = "contact:"
 MAX_EXTERNAL_ID = 200
+
+
+DEFAULT_CURRENCY = "USD"
+
+
+class DealNotFound(LookupError):
+    def __init__(self, deal_id: UUID) -> None:
+        super().__init__(f"deal {deal_id} not found")
 
 
 class LeadNotFound(LookupError):
@@ -126,11 +138,23 @@ class IntakeApplication(ServiceApplication):
         self.leads_in_stage = leads_in_stage or self._scan_leads_in_stage
         self.contact_sla: timedelta | None = None
         """How soon a lead that asked to be contacted must be followed up (None: no SLA)."""
+        self.customers = Customers(self)
+        """Reading customers (application/customers.py)."""
 
     # -- taking leads in -----------------------------------------------------------------
 
-    def receive_lead(self, uow: UnitOfWork, inbound: InboundLeadV1, *, via: str = "kafka") -> Receipt:
-        """Record a new lead, apply a newer upstream version, or recognise a re-send."""
+    def receive_lead(
+        self,
+        uow: UnitOfWork,
+        inbound: InboundLeadV1,
+        *,
+        via: str = "kafka",
+        owner_id: str | None = None,
+        actor: str | None = None,
+    ) -> Receipt:
+        """Record a new lead, apply a newer upstream version, or recognise a re-send. A new lead
+        with `owner_id` (a seller's own, or a manager's pick) is theirs from the start; `actor`
+        is who posted it (else the upstream source)."""
         now = self.clock.now()
         lead: Lead | None = uow.get(lead_id_for(inbound.source, inbound.external_id))
         fields = upstream_fields(inbound)
@@ -146,6 +170,8 @@ class IntakeApplication(ServiceApplication):
             received_at=now,
             received_via=via,
             stage_id=settings.default_stage,
+            owner_id=owner_id,
+            actor=actor or f"upstream:{inbound.source}",
             **fields,
         )
         if self.contact_sla is not None and inbound.contact_requested:
@@ -241,6 +267,8 @@ class IntakeApplication(ServiceApplication):
         return [lead_id_for(PUSHED_DOWN_SOURCE, str(accepted.referral_id))]
 
     def on_assignment_decided(self, uow: UnitOfWork, decision: LeadAssignedV1) -> None:
+        """assignment decided the owner: the lead records it with who (the person, or the rule
+        set version) and why."""
         lead: Lead | None = uow.get(decision.lead_id)
         if lead is not None and lead.assign(
             decision.seller_id,
@@ -248,6 +276,17 @@ class IntakeApplication(ServiceApplication):
             decision.method,
             at=decision.decided_at,
             assignment_version=decision.version,
+            actor=decision.explanation.get("actor") if decision.method in ("manual", "self") else None,
+            reason=decision.reason,
+            ruleset_version=decision.ruleset_version,
+        ):
+            uow.add(lead)
+
+    def on_assignment_waiting(self, uow: UnitOfWork, waiting: LeadAwaitingAssignmentV1) -> None:
+        """assignment decided again and found nobody: an assigned lead goes back to unassigned."""
+        lead: Lead | None = uow.get(waiting.lead_id)
+        if lead is not None and lead.unassign(
+            waiting.reason, at=waiting.waiting_since, assignment_version=waiting.version
         ):
             uow.add(lead)
 
@@ -275,7 +314,8 @@ class IntakeApplication(ServiceApplication):
             return customer.id  # type: ignore[no-any-return]
         entry: ContactIndexEntry | None = uow.get(index_id("phone", phone)) if phone else None
         if entry is not None and entry.customer_ids:
-            raise DuplicateCustomerPhone(UUID(entry.customer_ids[0]))
+            existing: Customer | None = uow.get(UUID(entry.customer_ids[0]))
+            raise DuplicateCustomerPhone(UUID(entry.customer_ids[0]), existing.name if existing else None)
         name = " ".join(p for p in (lead.contact.get("first_name"), lead.contact.get("last_name")) if p) or None
         customer = Customer(
             name=name,
@@ -313,19 +353,53 @@ class IntakeApplication(ServiceApplication):
     def link_document(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, kind: str, number: str) -> None:
         self._change(uow, lead_id, lambda lead, now: lead.link_document(kind, number, actor, now))
 
+    def unlink_document(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, number: str) -> None:
+        self._change(uow, lead_id, lambda lead, now: lead.unlink_document(number, actor, now))
+
     def move_stage(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, stage_id: str) -> None:
         self._settings(uow).check_stage_exists(stage_id)
         self._change(uow, lead_id, lambda lead, now: lead.move_stage(stage_id, actor, now))
 
-    def qualify(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, deal: dict[str, Any] | None = None) -> None:
+    def qualify(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, deal: dict[str, Any] | None = None) -> UUID | None:
+        """Qualify the lead: it leaves open work (status `qualified`). A deal given (required by
+        the "require a deal to qualify" setting) becomes a resource of its own, linked both ways."""
         self._settings(uow).check_deal(deal)
-        self._change(uow, lead_id, lambda lead, now: lead.qualify(deal, actor, now))
+        lead = self._lead(uow, lead_id)
+        lead.check_qualifies(QUALIFIED)
+        now = self.clock.now()
+        deal_id = None
+        if deal is not None:
+            created = Deal(
+                lead_id=lead.id,
+                qualification=lead.qualifications + 1,
+                name=deal["name"],
+                amount=deal["amount"],
+                currency=deal.get("currency") or DEFAULT_CURRENCY,
+                owner_id=lead.owner_id or actor,
+                created_by=actor,
+                at=now,
+            )
+            uow.add(created)
+            deal_id = created.id
+        lead.qualify(deal, actor, now, deal_id=deal_id)
+        uow.add(lead)
+        return deal_id
 
     def disqualify(
         self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason_id: str | None = None, note: str | None = None
     ) -> None:
         label = self._settings(uow).reason_label(reason_id)
         self._change(uow, lead_id, lambda lead, now: lead.disqualify(reason_id, label, note, actor, now))
+
+    def reopen(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, reason: str | None = None) -> None:
+        """A qualified or disqualified lead back to the open status it left; assignment decides again."""
+        self._change(uow, lead_id, lambda lead, now: lead.reopen(actor, now, reason))
+
+    def get_deal(self, deal_id: UUID) -> Deal:
+        deal = self._find(deal_id)
+        if not isinstance(deal, Deal):
+            raise DealNotFound(deal_id)
+        return deal
 
     def associate(self, uow: UnitOfWork, lead_id: UUID, *, actor: str, kind: str, target_id: str) -> None:
         stage = self._settings(uow).lifecycle_stage_on_association
@@ -355,11 +429,13 @@ class IntakeApplication(ServiceApplication):
         uow.erase_personal_data(lead_id)
         return Erasure(lead_id, now, already_erased=False)
 
-    def toggle_favorite(self, uow: UnitOfWork, lead_id: UUID, *, user_id: str) -> bool:
+    def set_favorite(self, uow: UnitOfWork, lead_id: UUID, *, user_id: str, on: bool) -> bool:
+        """Idempotent: True when the user's favorites changed (only then is an event recorded)."""
         lead = self._lead(uow, lead_id)
-        on = lead.toggle_favorite(user_id, self.clock.now())
-        uow.add(lead)
-        return on
+        changed = lead.set_favorite(user_id, on, self.clock.now())
+        if changed:
+            uow.add(lead)
+        return changed
 
     def merge(self, uow: UnitOfWork, survivor_id: UUID, merged_id: UUID, *, actor: str) -> None:
         """Fold one lead into another: both keep their streams; nothing is deleted."""

@@ -4,11 +4,17 @@ Guards live in the public command methods (`check_*` first, then a private past-
 event); event bodies only change state, so old streams always replay even when rules
 tighten later. Exact lifecycle rules (docs/intake.md has the table):
 
-- unassigned → assigned (assignment decided) → converted | recycled (back to unassigned)
-- any non-converted → closed_invalid (irreversible: then only void or delete)
-- void from unassigned or closed_invalid; a voided lead allows nothing but unvoid
-- delete only when unassigned or closed_invalid, never converted, never with documents
-- follow-ups not on closed_invalid or voided; documents only while assigned or converted
+- open: unassigned → assigned (assignment decided) → converted | recycled (back to unassigned)
+- open → qualified | disqualified; reopen returns either to the open status it left
+- open → closed_invalid (irreversible: then only void or delete)
+- void from any open status or closed_invalid; a voided lead allows nothing but unvoid
+- a lead merged into another allows nothing but unmerge
+- delete only when unassigned, disqualified or closed_invalid, never converted, never with documents
+- follow-ups not on closed_invalid, disqualified or voided; documents while assigned, qualified or converted
+
+Only an open lead (unassigned or assigned, not voided, merged or deleted) has an owner that
+counts: assignment releases the seller when the lead leaves the open statuses and decides
+again when it comes back (unvoid, unmerge, reopen).
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from eventsourcing.domain import Aggregate, event
 
 from leadflow_shared.deadlines import HasDeadlines
 
-from .errors import IllegalTransition
+from .errors import AlreadyDone, DocumentAlreadyLinked, DocumentNotLinked, IllegalTransition, LinkedDocuments
 
 LEAD_NAMESPACE = uuid5(NAMESPACE_URL, "leadflow:lead")
 
 UNASSIGNED, ASSIGNED, CONVERTED, CLOSED_INVALID = "unassigned", "assigned", "converted", "closed_invalid"
+QUALIFIED, DISQUALIFIED = "qualified", "disqualified"
+OPEN_STATUSES = (UNASSIGNED, ASSIGNED)
 
 ACTIONS_BY_STATUS: dict[str, list[str]] = {
     UNASSIGNED: [
@@ -44,6 +52,7 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
         "convert",
         "recycle",
         "close_invalid",
+        "void",
         "follow_up",
         "link_document",
         "move_stage",
@@ -53,9 +62,12 @@ ACTIONS_BY_STATUS: dict[str, list[str]] = {
         "associate",
     ],
     CONVERTED: ["follow_up", "link_document", "associate"],
+    QUALIFIED: ["reopen", "follow_up", "link_document", "associate"],
+    DISQUALIFIED: ["reopen", "delete"],
     CLOSED_INVALID: ["void", "delete"],
 }
 VOIDED_ACTIONS = ["unvoid"]
+MERGED_ACTIONS = ["unmerge"]
 NOT_AFTER_ERASURE = ("follow_up", "convert", "merge")
 """What an erased lead no longer allows: each would record or copy personal data."""
 FOLLOW_UP_CHANNELS = ("note", "call", "email", "meeting")
@@ -74,6 +86,12 @@ class Lead(HasDeadlines):
 
     erased_at: datetime | None = None
     """When the lead's personal data was erased (leads recorded before erasure existed: None)."""
+    reopens_to: str | None = None
+    """The open status a qualified or disqualified lead returns to when reopened."""
+    created_by: str | None = None
+    """Who made the lead: `upstream:<source>`, or the user who posted it."""
+    qualifications: int = 0
+    """How many times the lead was qualified (each may have created a deal)."""
 
     @staticmethod
     def create_id(source: str, external_id: str, **_: Any) -> UUID:
@@ -94,6 +112,8 @@ class Lead(HasDeadlines):
         received_at: datetime,
         received_via: str,
         stage_id: str | None = None,
+        owner_id: str | None = None,
+        actor: str | None = None,
     ) -> None:
         self.source = source
         self.external_id = external_id
@@ -107,10 +127,13 @@ class Lead(HasDeadlines):
         self.received_at = received_at
         self.received_via = received_via
         self.stage_id = stage_id
-        self.status = UNASSIGNED
+        # A lead made by a seller (or given an owner by a manager) is theirs from the start;
+        # assignment records it as a manual assignment. Leads recorded before: no owner.
+        self.status = ASSIGNED if owner_id is not None else UNASSIGNED
         self.voided = False
         self.deleted = False
-        self.owner_id: str | None = None
+        self.created_by = actor
+        self.owner_id: str | None = owner_id
         self.team_id: str | None = None
         self.customer_id: UUID | None = None
         self.documents: list[dict[str, str]] = []
@@ -137,13 +160,19 @@ class Lead(HasDeadlines):
         if self.voided:
             return list(VOIDED_ACTIONS)
         actions = list(ACTIONS_BY_STATUS[self.status])
-        if self.documents and "delete" in actions:
-            actions.remove("delete")
+        if self.documents:  # a linked quote or order must be unlinked before the lead can go
+            actions = [a for a in actions if a != "delete"] + ["unlink_document"]
         if self.merged_into is not None:
-            actions = [a for a in actions if a not in ("merge", "convert")] + ["unmerge"]
+            actions = list(MERGED_ACTIONS)
         if self.erased_at is not None:
             actions = [a for a in actions if a not in NOT_AFTER_ERASURE]
         return actions
+
+    @property
+    def is_open(self) -> bool:
+        """Open work: unassigned or assigned, and not voided, merged away or deleted. Only an open
+        lead holds a seller's capacity (assignment's view of the same lead agrees)."""
+        return not (self.deleted or self.voided or self.merged_into is not None) and self.status in OPEN_STATUSES
 
     def check_allows(self, action: str) -> None:
         if action not in self.allowed_actions():
@@ -199,10 +228,19 @@ class Lead(HasDeadlines):
     # -- assignment ----------------------------------------------------------------------
 
     def assign(
-        self, owner_id: str | None, team_id: str | None, method: str, at: datetime, assignment_version: int
+        self,
+        owner_id: str | None,
+        team_id: str | None,
+        method: str,
+        at: datetime,
+        assignment_version: int,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        ruleset_version: int | None = None,
     ) -> bool:
-        """Take the assignment service's decision; ignored when the lead can no longer be assigned."""
-        if self.deleted or self.voided or self.status not in (UNASSIGNED, ASSIGNED):
+        """Take the assignment service's decision; ignored when the lead is no longer open."""
+        if not self.is_open:
             return False
         if assignment_version <= self.assignment_version:
             return False  # a re-sent or older decision
@@ -217,8 +255,39 @@ class Lead(HasDeadlines):
             status_before=self.status,
             previous_owner_id=self.owner_id,
             previous_team_id=self.team_id,
+            actor=actor or (f"assignment:ruleset-{ruleset_version}" if ruleset_version is not None else "assignment"),
+            reason=reason,
         )
         return True
+
+    def unassign(self, reason: str, at: datetime, assignment_version: int) -> bool:
+        """assignment put the lead back in the unassigned pool (nobody eligible when it decided
+        again): intake's owner follows. Ignored unless the lead is open and assigned."""
+        if not self.is_open or self.status != ASSIGNED or assignment_version <= self.assignment_version:
+            return False
+        self._unassigned(
+            reason=reason,
+            at=at,
+            assignment_version=assignment_version,
+            previous_owner_id=self.owner_id,
+            previous_team_id=self.team_id,
+            actor="assignment",
+        )
+        return True
+
+    @event("Unassigned")
+    def _unassigned(
+        self,
+        reason: str,
+        at: datetime,
+        assignment_version: int,
+        previous_owner_id: str | None,
+        previous_team_id: str | None,
+        actor: str,
+    ) -> None:
+        self.owner_id = self.team_id = None
+        self.status = UNASSIGNED
+        self.assignment_version = assignment_version
 
     @event("Assigned")
     def _assigned(
@@ -231,6 +300,8 @@ class Lead(HasDeadlines):
         status_before: str,
         previous_owner_id: str | None,
         previous_team_id: str | None,
+        actor: str | None = None,
+        reason: str | None = None,
     ) -> None:
         self.owner_id = owner_id
         self.team_id = team_id
@@ -306,6 +377,7 @@ class Lead(HasDeadlines):
         self.voided = False
 
     def delete(self, reason: str | None, actor: str, at: datetime) -> None:
+        self.check_no_linked_documents()
         self.check_allows("delete")
         self._deleted(reason=reason, actor=actor, at=at, previous_owner_id=self.owner_id, status_before=self.status)
 
@@ -366,11 +438,41 @@ class Lead(HasDeadlines):
 
     def link_document(self, kind: str, number: str, actor: str, at: datetime) -> None:
         self.check_allows("link_document")
+        self.check_document_not_linked(number)
         self._document_linked(kind=kind, number=number, actor=actor, at=at)
 
     @event("DocumentLinked")
     def _document_linked(self, kind: str, number: str, actor: str, at: datetime) -> None:
         self.documents.append({"kind": kind, "number": number})
+
+    def check_document_not_linked(self, number: str) -> None:
+        linked = self._document(number)
+        if linked is not None:
+            raise DocumentAlreadyLinked(linked["kind"], number)
+
+    def check_no_linked_documents(self) -> None:
+        """A delete the status allows is refused while quotes or orders are linked: the error says
+        so, rather than blaming the status."""
+        # unlink_document is allowed exactly when documents are linked and the lead is not voided,
+        # merged away or deleted (then those are what stands in the way).
+        if "unlink_document" in self.allowed_actions() and "delete" in ACTIONS_BY_STATUS[self.status]:
+            raise LinkedDocuments(self.status, self.allowed_actions(), self.documents)
+
+    def unlink_document(self, number: str, actor: str, at: datetime) -> None:
+        """Undo one link of a quote or order (a number linked twice before numbers had to be
+        unique on a lead needs two unlinks: each undoes one DocumentLinked)."""
+        linked = self._document(number)
+        if linked is None:
+            raise DocumentNotLinked(number)
+        self.check_allows("unlink_document")
+        self._document_unlinked(kind=linked["kind"], number=number, actor=actor, at=at)
+
+    @event("DocumentUnlinked")
+    def _document_unlinked(self, kind: str, number: str, actor: str, at: datetime) -> None:
+        self.documents.remove({"kind": kind, "number": number})
+
+    def _document(self, number: str) -> dict[str, str] | None:
+        return next((d for d in self.documents if d["number"] == number), None)
 
     def move_stage(self, to_stage: str, actor: str, at: datetime, reason: str | None = None) -> None:
         if to_stage == self.stage_id:
@@ -387,25 +489,103 @@ class Lead(HasDeadlines):
     def _stage_moved(self, from_stage: str | None, to_stage: str, actor: str, at: datetime, reason: str | None) -> None:
         self.stage_id = to_stage
 
-    def qualify(self, deal: dict[str, Any] | None, actor: str, at: datetime) -> None:
-        self.check_allows("qualify")
-        self._qualified(deal=deal, actor=actor, at=at)
+    def check_qualifies(self, outcome: str) -> None:
+        """A lead already qualified (or disqualified) is not qualified again: 409, naming who did it."""
+        if self.status == outcome and self.qualification is not None and not (self.voided or self.deleted):
+            raise AlreadyDone(outcome, self.qualification.get("by"))
+        self.check_allows("qualify" if outcome == QUALIFIED else "disqualify")
 
-    @event("Qualified")
-    def _qualified(self, deal: dict[str, Any] | None, actor: str, at: datetime) -> None:
-        self.qualification = {"outcome": "qualified", "deal": deal, "by": actor}
+    def qualify(self, deal: dict[str, Any] | None, actor: str, at: datetime, deal_id: UUID | None = None) -> None:
+        self.check_qualifies(QUALIFIED)
+        self._qualified(deal=deal, actor=actor, at=at, status_before=self.status, deal_id=deal_id)
+
+    class Qualified(Aggregate.Event):
+        """The lead was qualified. Version 2 moves it to `qualified` (leaving open work) and may
+        name the deal created for it; a version 1 event — a qualification recorded before —
+        only filled in `qualification` and left the status as it was (`status_before` None)."""
+
+        class_version = 2
+        deal: dict[str, Any] | None
+        actor: str
+        at: datetime
+        status_before: str | None
+        deal_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["status_before"] = None
+            state["deal_id"] = None
+
+    @event(Qualified)
+    def _qualified(
+        self, deal: dict[str, Any] | None, actor: str, at: datetime, status_before: str | None, deal_id: UUID | None
+    ) -> None:
+        self.qualifications += 1
+        self.qualification = {
+            "outcome": "qualified",
+            "deal": deal,
+            "deal_id": str(deal_id) if deal_id else None,
+            "by": actor,
+            "at": at.isoformat(),
+        }
+        if status_before is not None:
+            self.status, self.reopens_to = QUALIFIED, status_before
 
     def disqualify(
         self, reason_id: str | None, reason_label: str | None, note: str | None, actor: str, at: datetime
     ) -> None:
-        self.check_allows("disqualify")
-        self._disqualified(reason_id=reason_id, reason_label=reason_label, note=note, actor=actor, at=at)
+        self.check_qualifies(DISQUALIFIED)
+        self._disqualified(
+            reason_id=reason_id, reason_label=reason_label, note=note, actor=actor, at=at, status_before=self.status
+        )
 
-    @event("Disqualified")
+    class Disqualified(Aggregate.Event):
+        """The lead was disqualified. Version 2 moves it to `disqualified` (archived); a version 1
+        event only filled in `qualification` (`status_before` None)."""
+
+        class_version = 2
+        reason_id: str | None
+        reason_label: str | None
+        note: str | None
+        actor: str
+        at: datetime
+        status_before: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["status_before"] = None
+
+    @event(Disqualified)
     def _disqualified(
-        self, reason_id: str | None, reason_label: str | None, note: str | None, actor: str, at: datetime
+        self,
+        reason_id: str | None,
+        reason_label: str | None,
+        note: str | None,
+        actor: str,
+        at: datetime,
+        status_before: str | None,
     ) -> None:
-        self.qualification = {"outcome": "disqualified", "reason_id": reason_id, "reason": reason_label, "by": actor}
+        self.qualification = {
+            "outcome": "disqualified",
+            "reason_id": reason_id,
+            "reason": reason_label,
+            "by": actor,
+            "at": at.isoformat(),
+        }
+        if status_before is not None:
+            self.status, self.reopens_to = DISQUALIFIED, status_before
+
+    def reopen(self, actor: str, at: datetime, reason: str | None = None) -> None:
+        """A qualified or disqualified lead goes back to the open status it left."""
+        self.check_allows("reopen")
+        self._reopened(
+            from_status=self.status, restored_status=self.reopens_to or UNASSIGNED, actor=actor, at=at, reason=reason
+        )
+
+    @event("Reopened")
+    def _reopened(self, from_status: str, restored_status: str, actor: str, at: datetime, reason: str | None) -> None:
+        self.status, self.reopens_to = restored_status, None
+        self.qualification = None
 
     def associate(self, kind: str, target_id: str, lifecycle_stage: str | None, actor: str, at: datetime) -> None:
         self.check_allows("associate")
@@ -483,10 +663,16 @@ class Lead(HasDeadlines):
 
     # -- per-user state ------------------------------------------------------------------
 
-    def toggle_favorite(self, user_id: str, at: datetime) -> bool:
-        on = user_id not in self.favorited_by
+    def set_favorite(self, user_id: str, on: bool, at: datetime) -> bool:
+        """Put the lead in (or take it out of) one user's favorites; False, and no event, when it
+        already was (or was not). A user's favorites are theirs alone: no view shows who else."""
+        if (user_id in self.favorited_by) == on:
+            return False
         self._favorite_toggled(user_id=user_id, on=on, at=at)
-        return on
+        return True
+
+    def is_favorite_of(self, user_id: str) -> bool:
+        return user_id in self.favorited_by
 
     @event("FavoriteToggled")
     def _favorite_toggled(self, user_id: str, on: bool, at: datetime) -> None:

@@ -17,6 +17,7 @@ from leadflow_shared.contracts import (
     InboundLeadV1,
     IntegrationEvent,
     LeadAssignedV1,
+    LeadAwaitingAssignmentV1,
     LeadChangedV1,
     LeadDeletedV1,
     LeadReceivedV1,
@@ -63,11 +64,15 @@ def subscriptions(app: IntakeApplication) -> list[Subscription]:
         ),
         Subscription(
             topic=ASSIGNMENTS_EVENTS,
-            description="assignment's decisions: intake records each lead's owner.",
+            description="assignment's decisions: intake records each lead's owner (and its return to the "
+            "unassigned pool when assignment, deciding again, found nobody).",
             routes={
                 LeadAssignedV1.cloudevents_type: Route(
                     LeadAssignedV1, app.on_assignment_decided, lambda decision: [decision.lead_id]
-                )
+                ),
+                LeadAwaitingAssignmentV1.cloudevents_type: Route(
+                    LeadAwaitingAssignmentV1, app.on_assignment_waiting, lambda waiting: [waiting.lead_id]
+                ),
             },
             refusals=(LeadError,),
         ),
@@ -178,6 +183,8 @@ def _received(e: Any) -> IntegrationEvent:
         external_id=e.external_id,
         occurred_at=e.occurred_at,
         received_at=e.received_at,
+        owner_id=getattr(e, "owner_id", None),
+        created_by=getattr(e, "actor", None),
     )
 
 
@@ -241,12 +248,42 @@ LEAD_EVENTS: dict[type[Any], Mapper] = {
     LeadEvent.StageMoved: lambda e: _changed(
         e, "stage_moved", {"from_stage": e.from_stage, "to_stage": e.to_stage, "reason": e.reason}
     ),
-    LeadEvent.Qualified: lambda e: _changed(e, "qualified", {"deal": e.deal}),
+    LeadEvent.Unassigned: lambda e: _status(
+        e,
+        "unassigned",
+        "assigned",
+        "unassigned",
+        previous_owner_id=e.previous_owner_id,
+        previous_team_id=e.previous_team_id,
+        reason=e.reason,
+    ),
+    LeadEvent.Qualified: lambda e: _changed(
+        e,
+        "qualified",
+        {
+            "deal": e.deal,
+            "deal_id": str(e.deal_id) if e.deal_id else None,
+            "status_before": e.status_before,
+            "status_after": "qualified" if e.status_before else None,
+        },
+    ),
     LeadEvent.Disqualified: lambda e: _changed(
-        e, "disqualified", {"reason_id": e.reason_id, "reason": e.reason_label, "note_length": len(e.note or "")}
+        e,
+        "disqualified",
+        {
+            "reason_id": e.reason_id,
+            "reason": e.reason_label,
+            "note_length": len(e.note or ""),
+            "status_before": e.status_before,
+            "status_after": "disqualified" if e.status_before else None,
+        },
+    ),
+    LeadEvent.Reopened: lambda e: _changed(
+        e, "reopened", {"from_status": e.from_status, "restored_status": e.restored_status, "reason": e.reason}
     ),
     LeadEvent.FollowedUp: lambda e: _changed(e, "followed_up", {"note_length": len(e.note)}),
     LeadEvent.DocumentLinked: lambda e: _changed(e, "document_linked", {"kind": e.kind, "number": e.number}),
+    LeadEvent.DocumentUnlinked: lambda e: _changed(e, "document_unlinked", {"kind": e.kind, "number": e.number}),
     LeadEvent.MarkedPossibleDuplicate: lambda e: _changed(
         e, "marked_possible_duplicate", {"lead_ids": e.lead_ids, "customer_ids": e.customer_ids}
     ),

@@ -14,7 +14,7 @@ from leadflow_shared.views import event_view
 from . import schema
 from .lead_list import LeadListProjection
 from .queries import InvalidQuery, LeadFilters, LeadList, LeadPage
-from .views import contact_view, lead_view, settings_view
+from .views import contact_view, customer_view, deal_view, lead_view, settings_view
 
 
 @dataclass
@@ -59,6 +59,8 @@ __all__ = [
     "LeadPage",
     "LeadReadModel",
     "contact_view",
+    "customer_view",
+    "deal_view",
     "event_view",
     "lead_view",
     "settings_view",

@@ -15,14 +15,14 @@ from typing import Any
 from leadflow_shared.readstore import Tx
 from leadflow_shared.views import utc_text
 
-from ..domain import ASSIGNED, CLOSED_INVALID, CONVERTED, UNASSIGNED, Lead, TeamMembers
+from ..domain import ASSIGNED, CLOSED_INVALID, CONVERTED, DISQUALIFIED, QUALIFIED, UNASSIGNED, Lead, TeamMembers
 from . import schema
 from .schema import FAVORITES, LEAD_COLUMNS, LEADS, TEAM_MEMBERS
 
 log = logging.getLogger(__name__)
 
 LeadEvent: Any = Lead  # the @event decorator makes Lead.Received etc. at runtime; mypy cannot see them
-ARCHIVED_STATUSES = (CONVERTED, CLOSED_INVALID)
+ARCHIVED_STATUSES = (CONVERTED, CLOSED_INVALID, DISQUALIFIED)
 
 Row = dict[str, Any]
 
@@ -48,11 +48,11 @@ def _received(row: Row, e: Any) -> None:
         lead_id=str(e.originator_id),
         source=e.source,
         external_id=e.external_id,
-        status=UNASSIGNED,
+        status=ASSIGNED if getattr(e, "owner_id", None) else UNASSIGNED,
         voided=0,
         merged_into=None,
         stage_id=e.stage_id,
-        owner_id=None,
+        owner_id=getattr(e, "owner_id", None),
         team_id=None,
         received_at=iso(e.received_at),
         received_via=e.received_via,
@@ -121,12 +121,24 @@ def _stage_moved(row: Row, e: Any) -> None:
     row["stage_id"] = e.to_stage
 
 
+def _unassigned(row: Row, e: Any) -> None:
+    row.update(owner_id=None, team_id=None, status=UNASSIGNED)
+
+
 def _qualified(row: Row, e: Any) -> None:
     row["qualification"] = "qualified"
+    if e.status_before is not None:  # version 1 (before qualifying moved the lead) kept the status
+        row["status"] = QUALIFIED
 
 
 def _disqualified(row: Row, e: Any) -> None:
     row["qualification"] = "disqualified"
+    if e.status_before is not None:
+        row["status"] = DISQUALIFIED
+
+
+def _reopened(row: Row, e: Any) -> None:
+    row.update(status=e.restored_status, qualification=None)
 
 
 def _followed_up(row: Row, e: Any) -> None:
@@ -135,6 +147,10 @@ def _followed_up(row: Row, e: Any) -> None:
 
 def _document_linked(row: Row, e: Any) -> None:
     row["documents"] += 1
+
+
+def _document_unlinked(row: Row, e: Any) -> None:
+    row["documents"] -= 1  # each DocumentUnlinked undoes one DocumentLinked
 
 
 def _marked_possible_duplicate(row: Row, e: Any) -> None:
@@ -182,6 +198,7 @@ ROW_HANDLERS: dict[type[Any], Callable[[Row, Any], None]] = {
     LeadEvent.UpstreamUpdated: _upstream_updated,
     LeadEvent.UpstreamUpdateIgnored: _nothing_listed,
     LeadEvent.Assigned: _assigned,
+    LeadEvent.Unassigned: _unassigned,
     LeadEvent.Converted: _converted,
     LeadEvent.Recycled: _recycled,
     LeadEvent.ClosedInvalid: _closed_invalid,
@@ -190,8 +207,10 @@ ROW_HANDLERS: dict[type[Any], Callable[[Row, Any], None]] = {
     LeadEvent.StageMoved: _stage_moved,
     LeadEvent.Qualified: _qualified,
     LeadEvent.Disqualified: _disqualified,
+    LeadEvent.Reopened: _reopened,
     LeadEvent.FollowedUp: _followed_up,
     LeadEvent.DocumentLinked: _document_linked,
+    LeadEvent.DocumentUnlinked: _document_unlinked,
     LeadEvent.MarkedPossibleDuplicate: _marked_possible_duplicate,
     LeadEvent.Associated: _associated,
     LeadEvent.MergedInto: _merged_into,

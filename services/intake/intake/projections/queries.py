@@ -1,9 +1,9 @@
 """Questions the lead list answers: a page of a tab, the counts per tab, the leads in a stage.
 
 Tabs (docs/intake.md, "Read models"):
-- archived:    status converted or closed_invalid, or merged into another lead;
-- marketplace: type customer_inquiry, not archived;
-- qualified:   type marketing_qualified or sales_qualified, not archived;
+- archived:    status converted, closed_invalid or disqualified, or merged into another lead;
+- marketplace: type customer_inquiry, not qualified, not archived;
+- qualified:   status qualified, or type marketing_qualified or sales_qualified, not archived;
 - favorites:   favorited by the requesting user, not archived;
 - all:         every lead, archived ones included.
 Voided leads are in no tab unless `include_voided`; deleted leads are in none, ever.
@@ -32,8 +32,9 @@ MAX_LIMIT = 200
 
 _TAB_CONDITIONS: dict[str, str] = {
     "all": "1 = 1",
-    "marketplace": "l.lead_type = 'customer_inquiry' AND l.archived = 0",
-    "qualified": f"l.lead_type IN ({', '.join(repr(t) for t in QUALIFIED_TYPES)}) AND l.archived = 0",
+    "marketplace": "l.lead_type = 'customer_inquiry' AND l.status <> 'qualified' AND l.archived = 0",
+    "qualified": f"(l.status = 'qualified' OR l.lead_type IN ({', '.join(repr(t) for t in QUALIFIED_TYPES)}))"
+    " AND l.archived = 0",
     "favorites": "f.lead_id IS NOT NULL AND l.archived = 0",
     "archived": "l.archived = 1",
 }

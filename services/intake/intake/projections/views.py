@@ -6,10 +6,12 @@ from typing import Any
 
 from leadflow_shared.views import iso_or_none
 
-from ..domain import Lead, LeadSettings
+from ..domain import Customer, Deal, Lead, LeadSettings
 
 
-def lead_view(lead: Lead) -> dict[str, Any]:
+def lead_view(lead: Lead, viewer: str | None = None) -> dict[str, Any]:
+    """One lead. Who favorited it is nobody else's business: only with `viewer` (the caller)
+    does the view say whether it is in the viewer's own favorites (`favorite`)."""
     return {
         "lead_id": str(lead.id),
         "version": lead.version,
@@ -45,7 +47,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "merged_into": str(lead.merged_into) if lead.merged_into else None,
         "absorbed": lead.absorbed,
         "associations": lead.associations,
-        "favorited_by": sorted(lead.favorited_by),
+        **({"favorite": lead.is_favorite_of(viewer)} if viewer is not None else {}),
         "occurred_at": iso_or_none(lead.occurred_at),
         "received_at": iso_or_none(lead.received_at),
         "received_via": lead.received_via,
@@ -90,4 +92,42 @@ def settings_view(settings: LeadSettings) -> dict[str, Any]:
         "require_reason_to_disqualify": settings.require_reason_to_disqualify,
         "auto_create_at_lifecycle_stage": settings.auto_create_at_lifecycle_stage,
         "lifecycle_stage_on_association": settings.lifecycle_stage_on_association,
+    }
+
+
+def deal_view(deal: Deal) -> dict[str, Any]:
+    return {
+        "deal_id": str(deal.id),
+        "name": deal.name,
+        "amount": deal.amount,
+        "currency": deal.currency,
+        "lead_id": str(deal.lead_id),
+        "owner_id": deal.owner_id,
+        "created_by": deal.created_by,
+        "created_at": iso_or_none(deal.created_at),
+    }
+
+
+def customer_view(customer: Customer) -> dict[str, Any]:
+    """A customer: its contact details (the personal data of the lead it was made from: empty
+    once that lead is erased) and its leads, each with when it was linked."""
+    made_from = str(customer.from_lead_id)
+    return {
+        "customer_id": str(customer.id),
+        "version": customer.version,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "company": customer.company,
+        "created_from_lead_id": made_from,
+        "created_at": iso_or_none(customer.linked_at(made_from)),
+        "leads": [
+            {
+                "lead_id": lead_id,
+                "linked_at": iso_or_none(customer.linked_at(lead_id)),
+                "created_customer": lead_id == made_from,
+            }
+            for lead_id in customer.lead_ids
+        ],
+        "erased_at": iso_or_none(customer.erased_at),
     }

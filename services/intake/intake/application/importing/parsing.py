@@ -215,8 +215,6 @@ def parse_row(header: Header, cells: list[str], *, row: int, line: int) -> Parse
 def _problem(error: Any) -> Problem:
     field = ".".join(str(p) for p in error["loc"] if p != "[key]")
     reason = str(error["msg"]).removeprefix("Value error, ")
-    if not field and reason.startswith("contact.phone "):  # the model-level phone check names its field
-        field = "contact.phone"
     return Problem(field or "row", column_for(field), reason)
 
 

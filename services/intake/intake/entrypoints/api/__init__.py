@@ -18,6 +18,7 @@ from leadflow_shared.store import StoreWorker
 
 from ...application import IntakeApplication
 from ...projections import LeadReadModel
+from .customers import customers_router
 from .errors import install_error_handlers
 from .imports import BODY_LIMITS, import_router
 from .lead_list import lead_list_router
@@ -49,4 +50,5 @@ def create_api(
     api.include_router(lead_list_router(app, worker, read_model))
     api.include_router(leads_router(app, worker, read_model, self_assignment=self_assignment))
     api.include_router(settings_router(app, worker))
+    api.include_router(customers_router(app, worker, read_model))
     return api

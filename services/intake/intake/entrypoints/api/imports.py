@@ -1,13 +1,15 @@
-"""`POST /v1/leads/import`: a CSV file in the template's shape, imported batch by batch."""
+"""`POST /v1/leads/import`: a CSV file in the template's shape, imported batch by batch; and
+`GET /v1/leads/import-template`, that template."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from leadflow_shared.auth.http import require
 from leadflow_shared.store import StoreWorker
@@ -22,10 +24,13 @@ from ...application.importing import (
     blank_rows,
     log_summary,
     record_batch,
+    write_template,
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 IMPORT_PATH = "/v1/leads/import"
+TEMPLATE_PATH = "/v1/leads/import-template"
+TEMPLATE_FILENAME = "leads-import-template.csv"
 BODY_LIMITS = {IMPORT_PATH: MAX_UPLOAD_BYTES}
 """For create_api(body_limits=...): the import route takes files far over the 64 KiB lead limit."""
 DEFAULT_ACCEPTED_ROWS = 1_000
@@ -33,6 +38,25 @@ DEFAULT_ACCEPTED_ROWS = 1_000
 
 def import_router(app: IntakeApplication, worker: StoreWorker) -> APIRouter:
     router = APIRouter(tags=["import"])
+
+    # Declared before `/v1/leads/{lead_id}` (this router is included first), which would
+    # otherwise take `import-template` for a lead id and answer 422.
+    @router.get(
+        TEMPLATE_PATH,
+        dependencies=[Depends(require("leads:import"))],
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}, "description": "the template: the header and one example row"}},
+    )
+    async def import_template() -> Response:
+        """The CSV import template (docs/intake.md, "Template import"): the header and one example
+        row to delete before importing; the same file as `cli import-template`."""
+        out = io.StringIO()
+        write_template(out)
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{TEMPLATE_FILENAME}"'},
+        )
 
     @router.post(
         IMPORT_PATH,

@@ -17,7 +17,7 @@ from ...application import IntakeApplication
 from ...projections import LeadReadModel
 from ...projections.queries import MAX_LIMIT, InvalidQuery, LeadFilters, Tab
 
-Status = Literal["unassigned", "assigned", "converted", "closed_invalid"]
+Status = Literal["unassigned", "assigned", "qualified", "disqualified", "converted", "closed_invalid"]
 LeadType = Literal["customer_inquiry", "marketing_qualified", "sales_qualified"]
 Values = Annotated[list[str] | None, Query(max_length=50)]
 
@@ -55,7 +55,7 @@ def lead_list_router(app: IntakeApplication, worker: StoreWorker, read_model: Le
         A seller sees only the leads they own; a sales manager, those placed in their teams and those
         their team members own.
         Tabs: `marketplace` (customer inquiries), `qualified` (marketing or sales qualified),
-        `favorites` (the caller's), `archived` (converted, closed invalid or merged);
+        `favorites` (the caller's), `archived` (converted, closed invalid, disqualified or merged);
         the first three leave archived leads out, `all` keeps them. Voided leads show only
         with `include_voided=true`. Repeat a filter to match any of its values.
         """

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_shared.auth import Principal, Role, lead_visible
@@ -15,8 +15,11 @@ from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
 from leadflow_shared.timetravel import AsOf
 
-from ...application import IntakeApplication, LeadNotFound
-from ...projections import LeadReadModel, contact_view, event_view, lead_view
+from ...application import DealNotFound, IntakeApplication, LeadNotFound
+from ...domain import Lead
+from ...projections import LeadReadModel, contact_view, deal_view, event_view, lead_view
+
+LeadEvent: Any = Lead  # the @event decorator makes Lead.FavoriteToggled etc. at runtime
 
 Creator = Annotated[Principal, Depends(require("leads:create"))]
 ContactSync = Annotated[Principal, Depends(require("contacts:write"))]
@@ -59,7 +62,15 @@ class StageMove(Body):
 
 class Deal(Body):
     name: str = Field(min_length=1, max_length=200)
-    amount: float = Field(ge=0)
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code; default USD")
+
+
+class NewLead(InboundLeadV1):
+    """A lead posted over HTTP. `owner_id` makes it that seller's from the start (a sales
+    manager or admin may name any seller; a seller's own lead is always theirs)."""
+
+    owner_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class Qualify(Body):
@@ -80,13 +91,28 @@ class Merge(Body):
     merged_lead_id: UUID
 
 
+def owner_for(caller: Principal, lead: NewLead) -> str | None:
+    """Who owns a lead posted over HTTP from the start: a seller's own lead is theirs; a sales
+    manager or admin may name an owner; an integration may not (assignment decides)."""
+    if caller.has(Role.ADMIN) or caller.has(Role.SALES_MANAGER):
+        return lead.owner_id
+    if caller.has(Role.SELLER):
+        if lead.owner_id not in (None, caller.subject):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "a seller creates leads for themselves: owner_id")
+        return caller.subject
+    if lead.owner_id is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "owner_id needs a sales manager or admin")
+    return None
+
+
 def leads_router(
     app: IntakeApplication, worker: StoreWorker, read_model: LeadReadModel, *, self_assignment: bool = False
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["leads"])
 
-    async def view(lead_id: UUID) -> dict[str, Any]:
-        return lead_view(await worker.call(app.get_lead, lead_id))
+    async def view(lead_id: UUID, viewer: str | None = None) -> dict[str, Any]:
+        """The lead; with `viewer`, also whether it is in the viewer's own favorites."""
+        return lead_view(await worker.call(app.get_lead, lead_id), viewer)
 
     async def may(caller: Principal, lead_id: UUID) -> None:
         """A lead the caller may not see is answered exactly like one that does not exist."""
@@ -101,9 +127,13 @@ def leads_router(
             raise LeadNotFound(lead_id)
 
     @router.post("/leads", status_code=status.HTTP_201_CREATED)
-    async def post_lead(inbound: InboundLeadV1, response: Response, caller: Creator) -> dict[str, Any]:
-        """Take in one lead. 201 created; 200 when it updated an existing lead or was a re-send."""
-        receipt = await worker.call(app.execute, app.receive_lead, inbound, via="http")
+    async def post_lead(inbound: NewLead, response: Response, caller: Creator) -> dict[str, Any]:
+        """Take in one lead. 201 created; 200 when it updated an existing lead or was a re-send.
+        A lead a seller creates is theirs (assignment records a manual assignment); a sales
+        manager or admin may give it an owner with `owner_id`."""
+        receipt = await worker.call(
+            app.execute, app.receive_lead, inbound, via="http", owner_id=owner_for(caller, inbound), actor=caller.actor
+        )
         if not receipt.created:
             response.status_code = status.HTTP_200_OK
         return {"created": receipt.created, "outcome": receipt.outcome, "lead": await view(receipt.lead_id)}
@@ -120,8 +150,9 @@ def leads_router(
         stage, type, qualification, voided, merged…), rebuilt from its events."""
         await may(caller, lead_id)
         if as_of is None:
-            return await view(lead_id)
-        return lead_view(await worker.call(app.get_lead_as_of, lead_id, as_of)) | {"as_of": as_of.isoformat()}
+            return await view(lead_id, caller.actor)
+        lead_then = await worker.call(app.get_lead_as_of, lead_id, as_of)
+        return lead_view(lead_then, caller.actor) | {"as_of": as_of.isoformat()}
 
     @router.get("/leads/{lead_id}/contact")
     async def get_lead_contact(lead_id: UUID, caller: Addresser) -> dict[str, Any]:
@@ -133,9 +164,11 @@ def leads_router(
 
     @router.get("/leads/{lead_id}/events")
     async def get_lead_events(lead_id: UUID, caller: Reader) -> list[dict[str, Any]]:
-        """The lead's whole stream, in order: what happened, when, who and why."""
+        """The lead's whole stream, in order: what happened, when, who and why. Favorites are
+        each user's own: another user's FavoriteToggled is left out."""
         await may(caller, lead_id)
-        return [event_view(e) for e in await worker.call(app.lead_history, lead_id)]
+        history = await worker.call(app.lead_history, lead_id)
+        return [event_view(e) for e in history if _shown_to(caller, e)]
 
     @router.post("/leads/{lead_id}/convert")
     async def convert(lead_id: UUID, body: Convert, caller: Worker) -> dict[str, Any]:
@@ -195,6 +228,17 @@ def leads_router(
         await worker.call(app.execute, app.link_document, lead_id, actor=actor, kind=body.kind, number=body.number)
         return await view(lead_id)
 
+    # `:path`: a number may hold a slash (`O/7`, sent as O%2F7), which the router sees decoded.
+    @router.delete("/leads/{lead_id}/documents/{number:path}")
+    async def unlink_document(
+        lead_id: UUID, number: Annotated[str, Path(min_length=1, max_length=100)], caller: Worker
+    ) -> dict[str, Any]:
+        """Unlink a quote or order (event DocumentUnlinked); 404 when no document with this
+        number is linked to the lead."""
+        await may(caller, lead_id)
+        await worker.call(app.execute, app.unlink_document, lead_id, actor=caller.actor, number=number)
+        return await view(lead_id)
+
     @router.post("/leads/{lead_id}/stage")
     async def move_stage(lead_id: UUID, body: StageMove, caller: Worker) -> dict[str, Any]:
         await may(caller, lead_id)
@@ -209,6 +253,24 @@ def leads_router(
         deal = body.deal.model_dump() if body.deal else None
         await worker.call(app.execute, app.qualify, lead_id, actor=actor, deal=deal)
         return await view(lead_id)
+
+    @router.post("/leads/{lead_id}/reopen")
+    async def reopen(lead_id: UUID, body: Reason, caller: Worker) -> dict[str, Any]:
+        """A qualified or disqualified lead back to the open status it left (an event);
+        assignment decides its owner again (the previous one if they still have room)."""
+        await may(caller, lead_id)
+        await worker.call(app.execute, app.reopen, lead_id, actor=caller.actor, reason=body.reason)
+        return await view(lead_id)
+
+    @router.get("/deals/{deal_id}", tags=["deals"])
+    async def get_deal(deal_id: UUID, caller: Reader) -> dict[str, Any]:
+        """A deal created by qualifying a lead: name, amount, currency, lead, owner, who created it."""
+        deal = await worker.call(app.get_deal, deal_id)
+        try:
+            await may(caller, deal.lead_id)
+        except LeadNotFound:
+            raise DealNotFound(deal_id) from None
+        return deal_view(deal)
 
     @router.post("/leads/{lead_id}/disqualify")
     async def disqualify(lead_id: UUID, body: Disqualify, caller: Worker) -> dict[str, Any]:
@@ -255,12 +317,25 @@ def leads_router(
             "already_erased": erasure.already_erased,
         }
 
-    @router.post("/leads/{lead_id}/favorite")
-    async def toggle_favorite(lead_id: UUID, caller: Worker) -> dict[str, Any]:
-        """Toggle the lead in the acting user's favorites."""
+    @router.put("/leads/{lead_id}/favorite")
+    async def favorite(lead_id: UUID, caller: Worker) -> dict[str, Any]:
+        """Put the lead in the caller's favorites. Idempotent: again, it changes nothing and
+        records nothing. Nobody else sees whose favorite a lead is."""
+        return await set_favorite(lead_id, caller, on=True)
+
+    @router.delete("/leads/{lead_id}/favorite")
+    async def unfavorite(lead_id: UUID, caller: Worker) -> dict[str, Any]:
+        """Take the lead out of the caller's favorites (idempotent)."""
+        return await set_favorite(lead_id, caller, on=False)
+
+    async def set_favorite(lead_id: UUID, caller: Principal, *, on: bool) -> dict[str, Any]:
         await may(caller, lead_id)
-        actor = caller.actor
-        on = await worker.call(app.execute, app.toggle_favorite, lead_id, user_id=actor)
-        return {"lead_id": str(lead_id), "user": actor, "favorite": on}
+        await worker.call(app.execute, app.set_favorite, lead_id, user_id=caller.actor, on=on)
+        return {"lead_id": str(lead_id), "favorite": on}
 
     return router
+
+
+def _shown_to(caller: Principal, event: Any) -> bool:
+    """Favorites are per user: a FavoriteToggled is shown only to the user it is about."""
+    return not isinstance(event, LeadEvent.FavoriteToggled) or event.user_id == caller.actor
