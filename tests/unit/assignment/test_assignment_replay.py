@@ -30,7 +30,6 @@ def recorded_history() -> Scenario:
         {"name": "territory", "target": {"kind": "sellers", "seller_conditions":
             {"field": "territories", "op": "contains", "lead_field": "country"}}, "method": "round_robin",
          "available_within_hours": 2},
-        everyone(name="fallback"),
     )  # fmt: skip
     countries = ["DE", "US", "JP", "AT", "DE", "US"]
     leads = []

@@ -35,12 +35,15 @@ SELLER_AND_ROSTER_EVENTS: tuple[type[Any], ...] = (
     SellerEvent.ProfileChanged,
     SellerEvent.LeadTaken,
     SellerEvent.LeadReleased,
+    SellerEvent.Deleted,
     RosterEvent.Opened,
     RosterEvent.SellerJoined,
+    RosterEvent.SellerLeft,
     RosterEvent.TeamDefined,
     RosterEvent.TeamNamed,
     RosterEvent.MembersAdded,
     RosterEvent.MembersRemoved,
+    RosterEvent.TeamRemoved,
     HolidaysEvent.Opened,
     HolidaysEvent.ListDefined,
     HolidaysEvent.ListRemoved,
@@ -49,8 +52,8 @@ SELLER_AND_ROSTER_EVENTS: tuple[type[Any], ...] = (
 
 
 class SellerNotFound(LookupError):
-    def __init__(self, seller_id: str) -> None:
-        super().__init__(f"no seller {seller_id}")
+    def __init__(self, seller_id: str, *, deleted: bool = False) -> None:
+        super().__init__(f"seller {seller_id} was deleted" if deleted else f"no seller {seller_id}")
         self.seller_id = seller_id
 
 
@@ -200,6 +203,10 @@ class SellerViews:
         self._update(seller)
 
     def _update(self, seller: Seller) -> None:
+        if seller.deleted:
+            self._states.pop(seller.seller_id, None)  # deleted: out of decisions and lists
+            self.problems.pop(seller.seller_id, None)
+            return
         try:
             self._states[seller.seller_id] = self._state_of(seller)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -212,6 +219,7 @@ class SellerViews:
 
     def _set_roster(self, roster: Roster) -> None:
         teams_before = self._roster.teams
+        index_before = self._join_index
         self._roster = roster
         self._join_index = {s: i for i, s in enumerate(roster.order)}
         if roster.teams != teams_before:
@@ -219,6 +227,15 @@ class SellerViews:
                 seller = self._load(seller_uuid(seller_id))
                 if seller is not None:
                     self._update(seller)
+        elif self._join_index != index_before:
+            # A seller left: the others' join order (a round-robin tie-break) is what a replay
+            # of the roster gives, so it is taken over here too.
+            for seller_id, state in list(self._states.items()):
+                index = self._join_index.get(seller_id)
+                if index is None:
+                    del self._states[seller_id]
+                elif index != state.join_index:
+                    self._states[seller_id] = replace(state, join_index=index)
 
     def _set_holidays(self, lists: HolidayLists) -> None:
         """Sellers keep their states; only the days off of those whose list changed are replaced."""

@@ -3,7 +3,7 @@
 from typing import Any
 
 from .assignments import Assignment, AssignmentError, LeadClosed, NotInPool
-from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
+from .criteria import MAX_CONDITION_DEPTH, InvalidCriteria, check_criteria, lead_fact, matches, matches_everything
 from .engine import REASONS, Decision, choose_owner, round_robin_key
 from .holidays import (
     HOLIDAYS_ID,
@@ -19,8 +19,10 @@ from .rulesets import (
     DEFAULT_RULESET,
     RULEBOOK_ID,
     InvalidRuleSet,
+    References,
     RuleBook,
     RuleError,
+    RuleProblem,
     RuleSetNotDraft,
     RuleSetNotFound,
 )
@@ -32,10 +34,13 @@ from .sellers import (
     InvalidProfile,
     Roster,
     Seller,
+    SellerDeleted,
     SellerError,
     SellerNotTakingLeads,
     SellerOverCapacity,
     SellerState,
+    SellerStillOwnsLeads,
+    StillInUse,
     UnknownTeam,
     check_profile,
     seller_uuid,
@@ -52,6 +57,7 @@ __all__ = [
     "DEFAULT_RULESET",
     "HOLIDAYS_ID",
     "LIST_ID_PATTERN",
+    "MAX_CONDITION_DEPTH",
     "MAX_HOLIDAYS",
     "MOVED_TOPICS",
     "ORGANISATION_HOLIDAYS",
@@ -73,18 +79,23 @@ __all__ = [
     "InvalidSchedule",
     "LeadClosed",
     "NotInPool",
+    "References",
     "Roster",
     "RuleBook",
     "RuleError",
+    "RuleProblem",
     "RuleSetNotDraft",
     "RuleSetNotFound",
     "SegmentCatalog",
     "SegmentNotFound",
     "Seller",
+    "SellerDeleted",
     "SellerError",
     "SellerNotTakingLeads",
     "SellerOverCapacity",
     "SellerState",
+    "SellerStillOwnsLeads",
+    "StillInUse",
     "UnknownTeam",
     "availability",
     "check_criteria",
@@ -93,6 +104,7 @@ __all__ = [
     "in_working_hours",
     "lead_fact",
     "matches",
+    "matches_everything",
     "round_robin_key",
     "segment_for",
     "seller_uuid",

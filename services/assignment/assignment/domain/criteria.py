@@ -25,18 +25,32 @@ LEAD_FIELDS = (
 
 Resolver = Callable[[str], Any]
 
+MAX_CONDITION_DEPTH = 5
+"""How deeply groups (all_of / any_of / a bare list) may nest: deeper trees are refused. Five
+levels say anything a person can still read; the limit also keeps evaluation's recursion short."""
+
 
 class InvalidCriteria(ValueError):
     """A criteria tree that cannot be evaluated."""
 
 
-def check_criteria(criteria: Any, *, allow_lead_field: bool = False) -> None:
-    """Raise InvalidCriteria unless `criteria` is a well-formed tree (None means "always")."""
+class CriteriaTooDeep(InvalidCriteria):
+    """Groups nested deeper than MAX_CONDITION_DEPTH."""
+
+
+def check_criteria(criteria: Any, *, allow_lead_field: bool = False, _depth: int = 0) -> None:
+    """Raise InvalidCriteria unless `criteria` is a well-formed tree (None means "always") whose
+    groups nest at most MAX_CONDITION_DEPTH deep."""
     if criteria is None:
         return
+    is_group = isinstance(criteria, list) or (
+        isinstance(criteria, Mapping) and ("all_of" in criteria or "any_of" in criteria)
+    )
+    if is_group and _depth >= MAX_CONDITION_DEPTH:
+        raise CriteriaTooDeep(f"groups nest more than {MAX_CONDITION_DEPTH} deep (all_of / any_of / lists)")
     if isinstance(criteria, list):
         for part in criteria:
-            check_criteria(part, allow_lead_field=allow_lead_field)
+            check_criteria(part, allow_lead_field=allow_lead_field, _depth=_depth + 1)
         return
     if not isinstance(criteria, Mapping):
         raise InvalidCriteria(f"a condition must be an object, not {type(criteria).__name__}")
@@ -45,7 +59,7 @@ def check_criteria(criteria: Any, *, allow_lead_field: bool = False) -> None:
         if len(criteria) != 1 or not isinstance(criteria[groups[0]], list):
             raise InvalidCriteria("a group is exactly one of all_of / any_of holding a list")
         for part in criteria[groups[0]]:
-            check_criteria(part, allow_lead_field=allow_lead_field)
+            check_criteria(part, allow_lead_field=allow_lead_field, _depth=_depth + 1)
         return
     if not isinstance(criteria.get("field"), str) or not criteria["field"]:
         raise InvalidCriteria("a condition names a field")
@@ -58,6 +72,20 @@ def check_criteria(criteria: Any, *, allow_lead_field: bool = False) -> None:
         raise InvalidCriteria("a condition has either value or lead_field")
     if criteria["op"] in ("gte", "lte") and has_value and not isinstance(criteria["value"], int | float):
         raise InvalidCriteria(f"{criteria['op']} compares numbers")
+
+
+def matches_everything(criteria: Any) -> bool:
+    """True when a (well-formed) tree holds for any subject whatever its fields: none at all,
+    an empty list or all_of, or groups made only of such parts."""
+    if criteria is None:
+        return True
+    if isinstance(criteria, list):
+        return all(matches_everything(part) for part in criteria)
+    if isinstance(criteria, Mapping) and isinstance(criteria.get("all_of"), list):
+        return all(matches_everything(part) for part in criteria["all_of"])
+    if isinstance(criteria, Mapping) and isinstance(criteria.get("any_of"), list):
+        return any(matches_everything(part) for part in criteria["any_of"])
+    return False
 
 
 def lead_fact(lead: Mapping[str, Any], name: str) -> Any:

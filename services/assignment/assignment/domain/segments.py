@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from .criteria import InvalidCriteria, check_criteria, lead_fact, matches
+from .criteria import InvalidCriteria, check_criteria, lead_fact, matches, matches_everything
 from .rulesets import InvalidRuleSet, RuleError
 
 SEGMENTS_ID = uuid5(NAMESPACE_URL, "leadflow:assignment:segments")
@@ -27,11 +27,19 @@ class SegmentCatalog(Aggregate):
     def __init__(self) -> None:
         self.segments: dict[str, dict[str, Any]] = {}
 
-    def define(self, name: str, priority: int, criteria: Any) -> None:
+    def define(self, name: str, priority: int, criteria: Any, *, match_all: bool = False) -> None:
+        """A segment that holds every lead says so (`match_all`): criteria left out or empty by
+        mistake would otherwise swallow every lead below its priority. Stored as no criteria."""
         try:
             check_criteria(criteria)
         except InvalidCriteria as exc:
-            raise InvalidRuleSet(f"segment {name!r}: {exc}") from None
+            raise InvalidRuleSet(f"segment {name!r}: criteria: {exc}") from None
+        if match_all and criteria is not None:
+            raise InvalidRuleSet(f"segment {name!r}: criteria: match_all holds every lead, so it takes no criteria")
+        if not match_all and matches_everything(criteria):
+            raise InvalidRuleSet(
+                f"segment {name!r}: criteria: give criteria, or match_all: true for a segment that holds every lead"
+            )
         if self.segments.get(name) != {"priority": priority, "criteria": criteria}:
             self._defined(name, priority, criteria)
 

@@ -57,6 +57,26 @@ class InvalidProfile(SellerError, ValueError):
     pass
 
 
+class SellerDeleted(SellerNotTakingLeads):
+    """A deleted seller takes no lead at all (by hand neither)."""
+
+    def __init__(self, seller_id: str) -> None:
+        super().__init__(f"seller {seller_id} was deleted: a deleted seller takes no leads and their id is not reused")
+
+
+class StillInUse(SellerError):
+    """A seller or team still in use (named by the active rule set, holding open leads) cannot go."""
+
+
+class SellerStillOwnsLeads(StillInUse):
+    def __init__(self, seller_id: str, open_leads: int) -> None:
+        super().__init__(
+            f"seller {seller_id} still owns {open_leads} open lead(s): reassign them first "
+            "(POST /v1/leads/{id}/assignment); deactivating the seller stops new ones meanwhile"
+        )
+        self.open_leads = open_leads
+
+
 @cache
 def seller_uuid(seller_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"leadflow:assignment:seller:{seller_id}")
@@ -165,6 +185,7 @@ class Seller(Aggregate):
         self.assigned_total = 0
 
     def change_profile(self, changes: dict[str, Any]) -> None:
+        self.check_not_deleted()
         check_profile(changes)
         changed = {k: v for k, v in changes.items() if self.profile.get(k) != v}
         if changed:
@@ -177,13 +198,36 @@ class Seller(Aggregate):
     def take_lead(self, lead_id: str, at: datetime, turn: int, *, manual: bool) -> None:
         """Record that this seller got a lead. Automatic decisions respect capacity; a person
         assigning by hand may go over it. Both count as this seller's turn in round robin.
-        The lead's Assignment makes sure a seller is given a lead it does not hold already."""
+        The lead's Assignment makes sure a seller is given a lead it does not hold already.
+        A deleted seller gets none, not even by hand."""
+        self.check_not_deleted()
         if not manual:
             self.check_takes_assignments()
             self.check_has_capacity()
         self._lead_taken(lead_id, at, turn, manual)
 
+    @property
+    def deleted(self) -> bool:
+        return getattr(self, "deleted_at", None) is not None
+
+    def check_not_deleted(self) -> None:
+        if self.deleted:
+            raise SellerDeleted(self.seller_id)
+
+    def delete(self, at: datetime) -> None:
+        """The seller goes from the roster for good; their stream (and every decision naming
+        them) stays. Refused while they own open leads: those are reassigned first."""
+        self.check_not_deleted()
+        if self.open_count > 0:
+            raise SellerStillOwnsLeads(self.seller_id, self.open_count)
+        self._deleted(at)
+
+    @event("Deleted")
+    def _deleted(self, at: datetime) -> None:
+        self.deleted_at: datetime | None = at
+
     def check_takes_assignments(self) -> None:
+        self.check_not_deleted()
         if not (self.profile["active"] and self.profile["accepts_assignments"]):
             raise SellerNotTakingLeads(f"seller {self.seller_id} is inactive or does not accept assignments")
 
@@ -274,6 +318,18 @@ class Roster(Aggregate):
         self.order.append(seller_id)
         self._known.add(seller_id)
 
+    def remove_seller(self, seller_id: str) -> None:
+        """A deleted seller leaves every team (published, so others drop them too), then the roster."""
+        for team_id in self.teams_of(seller_id):
+            self._members_removed(team_id, [seller_id])
+        if seller_id in self._known:
+            self._seller_left(seller_id)
+
+    @event("SellerLeft")
+    def _seller_left(self, seller_id: str) -> None:
+        self.order.remove(seller_id)
+        self._known.discard(seller_id)
+
     def define_team(self, team_id: str, name: str, members: list[str]) -> None:
         """The team is named `name` and holds exactly `members` (in that order) from now on."""
         self.check_members_known(members)
@@ -289,6 +345,18 @@ class Roster(Aggregate):
             self._members_removed(team_id, removed[start : start + MEMBERS_PER_EVENT])
         for start in range(0, len(added), MEMBERS_PER_EVENT):
             self._members_added(team_id, added[start : start + MEMBERS_PER_EVENT])
+
+    def remove_team(self, team_id: str) -> None:
+        """The members leave the team (published as membership changes), then the team goes."""
+        members = self.team_members(team_id)
+        for start in range(0, len(members), MEMBERS_PER_EVENT):
+            self._members_removed(team_id, members[start : start + MEMBERS_PER_EVENT])
+        self._team_removed(team_id)
+
+    @event("TeamRemoved")
+    def _team_removed(self, team_id: str) -> None:
+        for member in self.teams.pop(team_id)["members"]:
+            self._teams_of[member].remove(team_id)
 
     def check_members_known(self, members: list[str]) -> None:
         unknown = [m for m in members if m not in self._known]
