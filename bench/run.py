@@ -22,6 +22,7 @@ In one run, on a fresh local broker, beside the raw baselines:
      score changes waiting: 40,000 logged changes, assignment's own decisions included).
  12. revenue: a Change Revenue Stage run over 100,000 leads.
  13. revenue: the Success Path Analyzer over 1,000,000 logged changes (≤ 1 s).
+ 14. assignment: a what-if (rule set simulation) over 10,000 leads and 100 sellers (≤ 2 s).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -735,6 +736,26 @@ def revenue_figures(run_dir: Path, bootstrap: str | None, leads: int, run: int, 
     )
 
 
+def whatif_figures(run_dir: Path, leads: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import whatif
+
+    say(f"14) assignment: a what-if over {leads:,} leads, 100 sellers (SQLite store, through the API)")
+    found = whatif.simulate_figures(run_dir / "whatif", leads, 100, say)
+    results.add(
+        Figure(
+            f"assignment: what-if over {found['leads']:,} leads, 100 sellers (one simulate call)",
+            found["seconds"],
+            "s",
+            "≤ 2",
+            found["seconds"] <= 2.0 and found["self_different"] == 0,
+            f"(the active rule set over its own period: {found['self_different']} different; "
+            f"GET /v1/sellers/load meanwhile: slowest {found['load_max'] * 1000:.0f} ms, "
+            f"{found['load_idle'] * 1000:.0f} ms alone)",
+        )
+    )
+
+
 def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import deadlines
@@ -838,8 +859,10 @@ def main(argv: list[str] | None = None) -> int:
     args.referrals, args.expiring = 20_000, 100_000
     args.assigned, args.steps_due = 20_000, 100_000
     args.revenue_leads, args.revenue_run, args.revenue_changes = 20_000, 100_000, 1_000_000
+    args.whatif_leads = 10_000
     if args.quick:
         args.revenue_leads, args.revenue_run, args.revenue_changes = 2_000, 5_000, 50_000
+        args.whatif_leads = 2_000
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
         args.import_rows, args.store_events, args.deadlines = 10_000, 2_000, 5_000
         args.referrals, args.expiring = 2_000, 5_000
@@ -883,6 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     referral_figures(run_dir, None, args.referrals, args.expiring, results)
     sequence_figures(run_dir, None, args.assigned, args.steps_due, results)
     revenue_figures(run_dir, None, args.revenue_leads, args.revenue_run, args.revenue_changes, results)
+    whatif_figures(run_dir, args.whatif_leads, results)
     if results.latency:
         plot(results.latency, run_dir / "latency.png")
     (run_dir / "results.json").write_text(json.dumps(asdict(results), indent=2) + "\n")

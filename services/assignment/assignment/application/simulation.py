@@ -1,13 +1,11 @@
-"""Replaying the log: determinism checks and what-if simulations. Read-only by design: the
+"""Replaying the log: determinism checks and full explanations. Read-only by design: the
 history is rebuilt into private aggregate copies from the notification log, and nothing is
-ever saved, so live state cannot change.
+ever saved, so live state cannot change. (What-if simulations: whatif.py.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -155,132 +153,6 @@ def replay_decisions(app: AssignmentApplication) -> list[Replayed]:
             results.append(Replayed(event.originator_id, recorded_outcome(event), decision_outcome(decision)))
         state.apply(event)
     return results
-
-
-def simulate(
-    app: AssignmentApplication,
-    ruleset: dict[str, Any],
-    *,
-    last: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """What the given rule set would have decided for the last `last` leads (or the leads that
-    arrived in [since, until)), each at the moment it was first decided, against sellers as they
-    were then, with the simulated decisions' own effects on capacity and round robin.
-
-    Compared with what actually happened: a lead's actual owner is the seller (or team, or
-    queue) its first engine decision that placed it gave it, or none if it is still unplaced.
-    """
-    events = list(history(app))
-    arrivals = [e for e in events if isinstance(e, Assignment.Opened)]
-    if since is not None or until is not None:
-        arrivals = [
-            e for e in arrivals if (since is None or e.arrived_at >= since) and (until is None or e.arrived_at < until)
-        ]
-    if last is not None:
-        arrivals = arrivals[-last:] if last > 0 else []
-    window = {e.originator_id for e in arrivals}
-    window_keys = {str(lead_id) for lead_id in window}
-
-    state = History()
-    held: dict[str, set[str]] = {}
-    owner: dict[str, str] = {}
-    turns: dict[str, tuple[datetime | None, int]] = {}
-    simulated: dict[UUID, dict[str, Any]] = {}
-    actual: dict[UUID, str | None] = {}
-    rules_matched: Counter[str] = Counter()
-    started = False
-
-    actually_held: dict[str, set[str]] = {}
-
-    def sim_state(s: SellerState) -> SellerState:
-        last_at, last_turn = turns.get(s.seller_id, (s.last_assigned_at, s.last_turn))
-        return dataclasses.replace(
-            s,
-            open_count=s.open_count - len(actually_held.get(s.seller_id, ())) + len(held.get(s.seller_id, ())),
-            last_assigned_at=last_at,
-            last_turn=last_turn,
-        )
-
-    def place(lead_key: str, seller_id: str | None) -> None:
-        previous = owner.pop(lead_key, None)
-        if previous is not None:
-            held[previous].discard(lead_key)
-        if seller_id is not None:
-            owner[lead_key] = seller_id
-            held.setdefault(seller_id, set()).add(lead_key)
-
-    for event in events:
-        lead_id, lead_key = event.originator_id, str(event.originator_id)
-        if isinstance(event, Assignment.Opened) and lead_id in window and not started:
-            started = True
-            turns = {s.seller_id: (s.last_assigned_at, s.last_turn) for s in state.seller_states()}
-        if isinstance(event, Seller.LeadTaken) and event.lead_id in window_keys:
-            actually_held.setdefault(state.aggregates[event.originator_id].seller_id, set()).add(event.lead_id)
-        if isinstance(event, Seller.LeadReleased) and event.lead_id in window_keys:
-            actually_held.get(state.aggregates[event.originator_id].seller_id, set()).discard(event.lead_id)
-        if isinstance(event, Seller.LeadTaken) and (event.lead_id not in window_keys or event.manual):
-            seller_id = state.aggregates[event.originator_id].seller_id
-            _, last_turn = turns.get(seller_id, (None, 0))
-            turns[seller_id] = (event.at, max(last_turn, event.turn))
-        if lead_id in window and isinstance(event, Assignment.Released):
-            place(lead_key, None)
-        if lead_id in window and isinstance(event, Assignment.Decided) and event.manual:
-            place(lead_key, event.seller_id)
-        if lead_id in window and is_engine_decision(event):
-            recorded = recorded_outcome(event)
-            placed = recorded["seller_id"] or recorded["team_id"] or recorded["queue_id"]
-            if actual.get(lead_id) is None:
-                actual[lead_id] = placed
-            if lead_id not in simulated:
-                assignment = state.aggregates[lead_id]
-                now = decision_time(event)
-                decision = choose_owner(
-                    lead=assignment.lead,
-                    segment=assignment.segment,
-                    ruleset=ruleset,
-                    sellers=[sim_state(s) for s in state.seller_states()],
-                    teams=state.teams(),
-                    now=now,
-                    exclude=frozenset(event.explanation.get("excluded_sellers", [])),
-                )
-                simulated[lead_id] = {
-                    "owner": decision.seller_id or decision.team_id or decision.queue_id,
-                    "seller_id": decision.seller_id,
-                    "rule": (decision.explanation.get("rule") or {}).get("name"),
-                }
-                rules_matched[simulated[lead_id]["rule"] or "(no rule matched)"] += 1
-                if decision.seller_id is not None:
-                    place(lead_key, decision.seller_id)
-                    turns[decision.seller_id] = (now, decision.turn)
-        state.apply(event)
-
-    per_seller: dict[str, dict[str, int]] = {}
-    for sim in simulated.values():
-        if sim["seller_id"] is not None:
-            per_seller.setdefault(sim["seller_id"], {"simulated": 0, "actual": 0})["simulated"] += 1
-    actual_sellers = {s.seller_id for s in state.seller_states()}
-    for placed in actual.values():
-        if placed in actual_sellers:
-            per_seller.setdefault(placed, {"simulated": 0, "actual": 0})["actual"] += 1
-    changes = [
-        {"lead_id": str(lead_id), "actual": actual.get(lead_id), "simulated": sim["owner"]}
-        for lead_id, sim in simulated.items()
-        if sim["owner"] != actual.get(lead_id)
-    ]
-    return {
-        "ruleset_version": ruleset["version"],
-        "leads": len(simulated),
-        "per_seller": dict(sorted(per_seller.items())),
-        "unassigned": {
-            "simulated": sum(1 for s in simulated.values() if s["owner"] is None),
-            "actual": sum(1 for lead_id in simulated if actual.get(lead_id) is None),
-        },
-        "different_owner": len(changes),
-        "rules_matched": dict(rules_matched),
-        "changes": changes[:100],
-    }
 
 
 def explain_in_full(app: AssignmentApplication, lead_id: UUID) -> list[dict[str, Any]]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from .criteria import lead_fact, matches
@@ -35,6 +36,7 @@ TOP_RANKED = 10
 ELIGIBLE_RECORDED = 100
 """Eligible sellers named in a decision (fairness reports count them); beyond that, a count."""
 RULES_SKIPPED_RECORDED = 20
+_last_turn = attrgetter("last_turn")
 
 
 @dataclass(frozen=True)
@@ -246,3 +248,99 @@ def _waiting(reason: str, explanation: dict[str, Any], candidates: list[dict[str
     explanation["outcome"] = "waiting"
     explanation["reason"] = reason
     return Decision("waiting", "none", reason=reason, explanation=explanation, candidates=candidates or [])
+
+
+def load_balancing_key(seller: SellerState) -> tuple[Any, ...]:
+    """Most remaining capacity first, then round robin's order (as `choose_owner` ranks)."""
+    return (-_remaining(seller), *round_robin_key(seller))
+
+
+def ranking_key(method: str) -> Callable[[SellerState], tuple[Any, ...]]:
+    """How a rule's method ranks eligible sellers (best first, no two keys equal)."""
+    return load_balancing_key if method == "load_balancing" else round_robin_key
+
+
+def choose_owner_outcome(
+    *,
+    lead: Mapping[str, Any],
+    segment: str | None,
+    ruleset: Mapping[str, Any],
+    sellers: Sequence[SellerState],
+    teams: Mapping[str, Sequence[str]],
+    now: datetime,
+    exclude: frozenset[str] = frozenset(),
+    ranked: Callable[[str], Iterable[SellerState]] | None = None,
+) -> Decision:
+    """The owner `choose_owner` would choose — outcome, seller, team, queue, turn, and the rule
+    (`explanation["rule"]`) — without the rest of its explanation, for replays of many leads.
+
+    The sellers in scope are tried best first and the first eligible one wins: the one
+    `choose_owner` ranks first among all eligible sellers, as ranking keys never tie (they end
+    with the seller's id). Eligibility is `choose_owner`'s own check. `ranked(method)`, if given,
+    yields `sellers` already in `ranking_key(method)` order (a replay keeps that order as sellers
+    change, instead of ranking them all again for every lead).
+    """
+    rule: Mapping[str, Any] | None = None
+    index = 0
+    for index, candidate_rule in enumerate(ruleset["rules"]):  # noqa: B007 (the index names the rule)
+        wanted_segment = candidate_rule.get("segment")
+        if (wanted_segment is None or wanted_segment == segment) and matches(
+            candidate_rule.get("conditions"), lambda f: lead_fact(lead, f)
+        ):
+            rule = candidate_rule
+            break
+    if rule is None:
+        return Decision("waiting", "none", reason="no rule matched", explanation={"rule": None})
+    explanation = {"rule": {"index": index, "name": rule["name"]}}
+    target, method = rule["target"], rule["method"]
+    team_id = target.get("team_id") if target["kind"] == "team" else None
+    if target["kind"] == "queue":
+        return Decision("queue", "queue", queue_id=target["queue_id"], explanation=explanation)
+    if team_id is not None and team_id not in teams:
+        return Decision("waiting", "none", reason=f"unknown team {team_id}", explanation=explanation)
+    if team_id is not None and method == "direct":
+        return Decision("team", "direct", team_id=team_id, explanation=explanation)
+    if target["kind"] == "seller":
+        scope: Collection[str] | None = {target["seller_id"]}
+    elif team_id is not None:
+        scope = set(teams[team_id])
+    else:
+        scope = None
+    conditions = target.get("seller_conditions")
+    for seller in _best_first(ranked(method) if ranked is not None else None, sellers, scope, exclude, method):
+        if conditions is not None and not matches(conditions, seller.field, lead):
+            continue  # attribute mismatch: quicker to see than all of `_exclusions`
+        if not _exclusions(seller, rule, lead, now, exclude)[0]:
+            turn = max(map(_last_turn, sellers), default=0) + 1
+            return Decision(
+                "seller", method, seller_id=seller.seller_id, team_id=team_id, turn=turn, explanation=explanation
+            )
+    return Decision("waiting", "none", reason=f"rule {rule['name']}: no eligible seller", explanation=explanation)
+
+
+def _best_first(
+    ranked: Iterable[SellerState] | None,
+    sellers: Sequence[SellerState],
+    scope: Collection[str] | None,
+    exclude: frozenset[str],
+    method: str,
+) -> Iterator[SellerState]:
+    """The sellers in scope that no cheap reason excludes (inactive, not accepting, excluded,
+    full), best first; `_exclusions` has the last word on each."""
+    candidates = (
+        s
+        for s in (ranked if ranked is not None else sellers)
+        if (scope is None or s.seller_id in scope)
+        and s.active
+        and s.accepts_assignments
+        and s.seller_id not in exclude
+        and (s.capacity is None or s.open_count < s.capacity)
+    )
+    if ranked is not None:
+        yield from candidates
+        return
+    key = ranking_key(method)
+    heap = [(key(s), s) for s in candidates]  # ranked lazily: usually the first one or two are eligible
+    heapq.heapify(heap)
+    while heap:
+        yield heapq.heappop(heap)[1]

@@ -11,7 +11,16 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from leadflow_shared.auth import Principal, Role, lead_visible
 from leadflow_shared.auth.http import Authenticator, require
@@ -44,6 +53,7 @@ from ..domain import (
     SellerError,
     UnknownTeam,
     availability,
+    matches_everything,
 )
 from ..projections import (
     AssignmentReadModel,
@@ -76,7 +86,8 @@ class OutOfOffice(Model):
 
 class SellerFields(Model):
     """Every seller field is optional here: a PATCH changes only what it names. Only `capacity`
-    may be null (no limit); any other field sent as null is refused (422) — send [] or {}."""
+    (no limit) and `holiday_list` (no holiday list) may be null, because null means something
+    there; any other field sent as null is refused (422 naming it) — send [] or {}."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     time_zone: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
@@ -147,7 +158,24 @@ class TeamIn(Model):
 
 class SegmentIn(Model):
     priority: int = 0
-    criteria: Any = Field(examples=[{"all_of": [{"field": "country", "op": "in", "value": ["DE", "AT"]}]}])
+    match_all: bool = Field(default=False, description="the segment holds every lead (then no criteria)")
+    criteria: Any = Field(
+        default=None,
+        validate_default=True,
+        examples=[{"all_of": [{"field": "country", "op": "in", "value": ["DE", "AT"]}]}],
+    )
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria_or_match_all(cls, criteria: Any, info: ValidationInfo) -> Any:
+        """A segment that holds every lead says so: criteria left out by mistake must not
+        swallow every lead below the segment's priority."""
+        match_all = info.data.get("match_all", False)
+        if match_all and criteria is not None:
+            raise ValueError("match_all: true holds every lead, so it takes no criteria")
+        if not match_all and matches_everything(criteria):
+            raise ValueError("give criteria, or match_all: true for a segment that holds every lead")
+        return criteria
 
 
 class TargetIn(Model):
@@ -176,15 +204,12 @@ class RuleSetIn(Model):
 
 
 class SimulateIn(Model):
-    last: int | None = Field(default=None, ge=1, le=1_000_000, description="the last N leads (default 100)")
+    """Which leads: those that arrived in [since, until), the last `last` of them; none of the
+    three given: the last 100 (the application's default, `whatif.DEFAULT_LAST`)."""
+
+    last: int | None = Field(default=None, ge=1, le=1_000_000, description="the last N leads")
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _one_window(self) -> SimulateIn:
-        if self.last is None and self.since is None and self.until is None:
-            return self.model_copy(update={"last": 100})
-        return self
 
 
 class ManualAssignmentIn(Model):
@@ -212,7 +237,6 @@ ERRORS: dict[type[Exception], int] = {
     InvalidHolidays: 422,
     AssignmentError: 409,
     SellerError: 409,
-    InvalidRuleSet: 422,
     InvalidCriteria: 422,
     InvalidProfile: 422,
 }
@@ -258,6 +282,14 @@ def create_api(
             return JSONResponse(status_code=status, content={"detail": str(exc)})
 
         api.add_exception_handler(error, handler)
+
+    async def invalid_rules(_: Request, exc: Exception) -> JSONResponse:
+        """Every problem of a rule set at once, each naming its rule (loc ["rules", index, ...])."""
+        problems = getattr(exc, "problems", None)
+        detail: Any = [p.as_dict() for p in problems] if problems else str(exc)
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    api.add_exception_handler(InvalidRuleSet, invalid_rules)
 
     async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await worker.call(fn, *args, **kwargs)
@@ -319,6 +351,28 @@ def create_api(
         await call(app.get_seller, seller_id)
         await execute(app.put_seller, seller_id, fields.profile(), fields.teams)
         return await _seller(seller_id)
+
+    @api.post("/v1/sellers/{seller_id}/deactivate", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
+    async def deactivate_seller(seller_id: str) -> dict[str, Any]:
+        """No new automatic assignments (nor claims) from now on; the leads they own stay theirs."""
+        await execute(app.set_seller_active, seller_id, False)
+        return await _seller(seller_id)
+
+    @api.post("/v1/sellers/{seller_id}/activate", tags=["sellers"], dependencies=[Depends(require("sellers:write"))])
+    async def activate_seller(seller_id: str) -> dict[str, Any]:
+        await execute(app.set_seller_active, seller_id, True)
+        return await _seller(seller_id)
+
+    @api.delete(
+        "/v1/sellers/{seller_id}",
+        tags=["sellers"],
+        status_code=204,
+        dependencies=[Depends(require("sellers:write"))],
+    )
+    async def delete_seller(seller_id: str) -> None:
+        """The seller leaves their teams and the roster for good (their history stays). 409 while
+        they own open leads (reassign them first) or the active rule set names them."""
+        await execute(app.delete_seller, seller_id)
 
     @api.get("/v1/sellers/{seller_id}", tags=["sellers"])
     async def get_seller(seller_id: str, caller: SellerReader) -> dict[str, Any]:
@@ -402,6 +456,14 @@ def create_api(
         await execute(app.define_team, team_id, team.name, team.members)
         return {"team_id": team_id, **(await call(app.roster)).teams[team_id]}
 
+    @api.delete(
+        "/v1/teams/{team_id}", tags=["sellers"], status_code=204, dependencies=[Depends(require("sellers:write"))]
+    )
+    async def delete_team(team_id: str) -> None:
+        """The members leave the team and it goes (its history stays). 409 while the active rule
+        set routes leads to it or leads placed with it have no owner yet."""
+        await execute(app.delete_team, team_id)
+
     @api.get("/v1/teams", tags=["sellers"], dependencies=[Depends(require("sellers:read"))])
     async def list_teams() -> list[dict[str, Any]]:
         roster = await call(app.roster)
@@ -411,7 +473,7 @@ def create_api(
 
     @api.put("/v1/segments/{name}", tags=["segments"], dependencies=[Depends(require("rules:write"))])
     async def put_segment(name: str, segment: SegmentIn) -> dict[str, Any]:
-        await execute(app.define_segment, name, segment.priority, segment.criteria)
+        await execute(app.define_segment, name, segment.priority, segment.criteria, match_all=segment.match_all)
         return {"name": name, **segment.model_dump()}
 
     @api.delete(
@@ -424,7 +486,7 @@ def create_api(
     async def list_segments() -> list[dict[str, Any]]:
         catalog = await call(app.segments)
         ranked = sorted(catalog.segments.items(), key=lambda item: (-item[1]["priority"], item[0]))
-        return [{"name": name, **segment} for name, segment in ranked]
+        return [{"name": name, **segment, "match_all": segment["criteria"] is None} for name, segment in ranked]
 
     @api.get("/v1/segments/{name}/preview", tags=["segments"], dependencies=[Depends(require("rules:read"))])
     async def preview_segment(name: str, limit: int = 100) -> dict[str, Any]:
@@ -448,7 +510,7 @@ def create_api(
     @api.get("/v1/rulesets", tags=["rulesets"], dependencies=[Depends(require("rules:read"))])
     async def list_rulesets() -> dict[str, Any]:
         book = await call(app.rulebook)
-        return {"active_version": book.active()["version"], "versions": [_ruleset(v) for v in book.versions]}
+        return {"active_version": book.active()["version"], "versions": [_ruleset(v) for v in book.listed()]}
 
     @api.get("/v1/rulesets/{version}", tags=["rulesets"], dependencies=[Depends(require("rules:read"))])
     async def get_ruleset(version: int) -> dict[str, Any]:
@@ -459,18 +521,32 @@ def create_api(
         await execute(app.revise_ruleset, version, ruleset.name, ruleset.as_rules())
         return _ruleset((await call(app.rulebook)).get(version))
 
+    @api.delete(
+        "/v1/rulesets/{version}", tags=["rulesets"], status_code=204, dependencies=[Depends(require("rules:write"))]
+    )
+    async def delete_ruleset(version: int) -> None:
+        """Delete a draft (409 for an active or retired version)."""
+        await execute(app.delete_ruleset, version)
+
     @api.post("/v1/rulesets/{version}/activate", tags=["rulesets"], dependencies=[Depends(require("rules:write"))])
     async def activate_ruleset(version: int) -> dict[str, Any]:
-        await execute(app.activate_ruleset, version)
-        return _ruleset((await call(app.rulebook)).get(version))
+        """Activate a draft; a retired version comes back as a new version (a copy, `copy_of`
+        naming it), so the history stays a line. Checked against what exists now: 422 listing
+        every problem."""
+        active = await execute(app.activate_ruleset, version)
+        return _ruleset((await call(app.rulebook)).get(active))
 
     @api.post("/v1/rulesets/{version}/simulate", tags=["rulesets"], dependencies=[Depends(require("rules:simulate"))])
     async def simulate(version: int, window: SimulateIn | None = None) -> dict[str, Any]:
-        """What-if: replay past leads through this rule set. Changes nothing."""
-        window = window or SimulateIn(last=100)
-        return await asyncio.to_thread(
-            app.simulate_ruleset, version, last=window.last, since=window.since, until=window.until
-        )
+        """What-if: each lead's first automatic decision made again with this rule set and
+        compared; re-runs and manual changes listed apart. Changes nothing. The store thread only
+        serves short reads (other calls are answered in between); the replay runs beside it."""
+        window = window or SimulateIn()
+        what_if = await call(app.what_if, version, last=window.last, since=window.since, until=window.until)
+        await asyncio.to_thread(what_if.choose_leads)
+        for read in what_if.reads():
+            await call(read)
+        return await asyncio.to_thread(what_if.compare)
 
     # -- leads, queue --
 

@@ -215,6 +215,15 @@ class AssignmentQueries:
         keys = ("lead_id", "segment", "arrived_at", "queue_id", "waiting_reason")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def unowned_in_team(self, team_id: str) -> int:
+        """Open leads placed with the team that no seller owns (a team pool)."""
+        with self.store.transaction(write=False) as tx:
+            found = tx.fetchone(
+                f"SELECT COUNT(*) FROM {LEADS} WHERE team_id = ? AND seller_id IS NULL AND status = 'assigned'",
+                (team_id,),
+            )
+        return int(found[0]) if found else 0
+
     def leads_in_order(self, page: int = 1000) -> Iterator[dict[str, Any]]:
         """Every lead with its facts, oldest first, read page by page."""
         after = 0
@@ -251,6 +260,26 @@ class AssignmentQueries:
                 (after, up_to, limit),
             )
         return [{"lead_id": r[0], "arrival": int(r[1]), "lead": json.loads(r[2])} for r in rows]
+
+    def arrivals(
+        self, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[UUID]:
+        """Leads that arrived in [since, until) (either end open), the last `last` of them, oldest first."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("arrived_at >= ?")
+            params.append(_iso(since))
+        if until is not None:
+            where.append("arrived_at < ?")
+            params.append(_iso(until))
+        sql = f"SELECT lead_id FROM {LEADS}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY arrival DESC"
+        if last is not None:
+            sql += " LIMIT ?"
+            params.append(last)
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(sql, params)
+        return [UUID(r[0]) for r in reversed(rows)]
 
     def rule_stats(self) -> dict[tuple[int, str], dict[str, Counter[str]]]:
         with self.store.transaction(write=False) as tx:
@@ -290,9 +319,19 @@ class AssignmentReadModel:
         self.runner.catch_up()
         return self.queries.leads_in_order()
 
+    def unowned_in_team(self, team_id: str) -> int:
+        self.runner.catch_up()
+        return self.queries.unowned_in_team(team_id)
+
     def last_arrival(self) -> int:
         self.runner.catch_up()
         return self.queries.last_arrival()
+
+    def arrivals(
+        self, *, last: int | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[UUID]:
+        self.runner.catch_up()
+        return self.queries.arrivals(last=last, since=since, until=until)
 
     def count_up_to(self, up_to: int) -> int:
         return self.queries.count_up_to(up_to)
