@@ -169,9 +169,46 @@ async def test_a_method_or_field_the_target_contradicts_is_refused(
 ) -> None:
     s, http = walk
     s.seller("ann", teams=["emea"])
+    s.app.execute(s.app.define_queue, "later", "Later")
     refused = await http.post("/v1/rulesets", json={"name": "r", "rules": [{"name": "only", **rule}]})
     assert [p["loc"] for p in refused.json()["detail"]] == [where], refused.text
     assert problems(refused) == [(0, "contradiction")]
+
+
+async def test_a_rule_routes_only_to_a_queue_that_is_defined(walk: tuple[Scenario, httpx.AsyncClient]) -> None:
+    s, http = walk
+    s.seller("ann")
+    to_queue = {
+        "name": "later",
+        "conditions": {"field": "score", "op": "lte", "value": 10},
+        "target": {"kind": "queue", "queue_id": "later"},
+        "method": "round_robin",
+    }
+    refused = await http.post("/v1/rulesets", json={"name": "r", "rules": [to_queue, everyone()]})
+    assert refused.status_code == 422
+    assert [(p["loc"], p["type"]) for p in refused.json()["detail"]] == [
+        (["rules", 0, "target", "queue_id"], "unknown_queue")
+    ]
+    defined = await http.put("/v1/queues/later", json={"name": "Call back later"})
+    assert defined.status_code == 200
+    assert (await http.get("/v1/queues")).json() == [
+        {"queue_id": "later", "name": "Call back later", "description": None}
+    ]
+    saved = await http.post("/v1/rulesets", json={"name": "r", "rules": [to_queue, everyone()]})
+    assert saved.status_code == 201
+    version = saved.json()["version"]
+    assert (await http.post(f"/v1/rulesets/{version}/activate")).status_code == 200
+    # A queue the active rule set routes to stays; once it does not, it goes.
+    in_use = await http.delete("/v1/queues/later")
+    assert in_use.status_code == 409 and "queue later is named by the active rule set" in in_use.text
+    other = await http.post("/v1/rulesets", json={"name": "r2", "rules": [everyone()]})
+    assert (await http.post(f"/v1/rulesets/{other.json()['version']}/activate")).status_code == 200
+    assert (await http.delete("/v1/queues/later")).status_code == 204
+    assert (await http.delete("/v1/queues/later")).status_code == 404
+    assert (await http.get("/v1/queues")).json() == []
+    # Activating a draft that names a queue removed since is refused, naming it.
+    refused = await http.post(f"/v1/rulesets/{version}/activate")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "unknown_queue"
 
 
 async def test_conditions_may_nest_up_to_the_limit(walk: tuple[Scenario, httpx.AsyncClient]) -> None:

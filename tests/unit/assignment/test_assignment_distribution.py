@@ -105,6 +105,7 @@ def test_direct_rules_name_a_seller_or_hand_the_lead_to_a_team() -> None:
 def test_a_team_target_distributes_among_its_members_and_a_queue_target_parks_the_lead() -> None:
     s = Scenario().sellers("ann", "bob", "cy", "dee")
     s.app.execute(s.app.define_team, "partners", "Partner desk", ["cy", "dee"])
+    s.app.execute(s.app.define_queue, "self-serve", "Self-serve")
     s.rules(
         {"name": "partner leads", "conditions": {"field": "source", "op": "equals", "value": "partner-portal"},
          "target": {"kind": "team", "team_id": "partners"}, "method": "round_robin"},

@@ -35,6 +35,7 @@ from ..domain import (
     MOVED_TOPICS,
     ORGANISATION_HOLIDAYS,
     PROFILE_DEFAULTS,
+    QUEUES_ID,
     RULEBOOK_ID,
     SEGMENTS_ID,
     Assignment,
@@ -43,6 +44,8 @@ from ..domain import (
     HolidayListNotFound,
     HolidayLists,
     InvalidProfile,
+    QueueCatalog,
+    QueueInUse,
     References,
     Roster,
     RuleBook,
@@ -106,6 +109,8 @@ class AssignmentReads(Protocol):
 
     def waiting_in_arrival_order(self) -> list[UUID]: ...
 
+    def waiting_in_queue(self, queue_id: str) -> int: ...
+
     def leads_in_order(self) -> Iterator[dict[str, Any]]: ...
 
     def unowned_in_team(self, team_id: str) -> int: ...
@@ -127,6 +132,7 @@ class AssignmentApplication(ServiceApplication):
         Roster: 200,
         RuleBook: 50,
         SegmentCatalog: 50,
+        QueueCatalog: 50,
         HolidayLists: 50,
         RevenueModel: 50,
         RevenueCatalog: 50,
@@ -239,10 +245,16 @@ class AssignmentApplication(ServiceApplication):
         return seller
 
     def _check_not_routed_to(
-        self, uow: UnitOfWork, what: str, *, seller_id: str | None = None, team_id: str | None = None
+        self,
+        uow: UnitOfWork,
+        what: str,
+        *,
+        seller_id: str | None = None,
+        team_id: str | None = None,
+        queue_id: str | None = None,
     ) -> None:
         book = self._rulebook(uow)
-        rules = book.references_in_active(seller_id=seller_id, team_id=team_id)
+        rules = book.references_in_active(seller_id=seller_id, team_id=team_id, queue_id=queue_id)
         if rules:
             raise StillInUse(
                 f"{what} is named by the active rule set (version {book.active()['version']}): "
@@ -351,6 +363,36 @@ class AssignmentApplication(ServiceApplication):
     def segments(self) -> SegmentCatalog:
         return self._find(SEGMENTS_ID) or SegmentCatalog()
 
+    # -- named queues -----------------------------------------------------------------------
+
+    def define_queue(self, uow: UnitOfWork, queue_id: str, name: str, description: str | None = None) -> bool:
+        """Define (or rename) a named queue rules may route leads to; True if that changed anything."""
+        catalog = self._queues(uow)
+        changed = catalog.define(queue_id, name, description)
+        if changed:
+            uow.add(catalog)
+        return changed
+
+    def remove_queue(self, uow: UnitOfWork, queue_id: str) -> None:
+        """Refused while the active rule set routes leads to it, or while leads wait in it."""
+        catalog = self._queues(uow)
+        catalog.check_exists(queue_id)
+        self._check_not_routed_to(uow, f"queue {queue_id}", queue_id=queue_id)
+        waiting = self._reads().waiting_in_queue(queue_id)
+        if waiting:
+            raise QueueInUse(f"{waiting} lead(s) wait in queue {queue_id}: assign them first")
+        catalog.remove(queue_id)
+        uow.add(catalog)
+
+    def queues(self) -> QueueCatalog:
+        return self._find(QUEUES_ID) or QueueCatalog()
+
+    def _queues(self, uow: UnitOfWork) -> QueueCatalog:
+        catalog: QueueCatalog | None = uow.get(QUEUES_ID) or uow.scratch.get(str(QUEUES_ID))
+        if catalog is None:
+            catalog = uow.scratch[str(QUEUES_ID)] = QueueCatalog()
+        return catalog
+
     def preview_segment(self, name: str, draft: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Existing leads that the segment would hold now (highest priority wins). With `draft`
         ({priority, criteria, match_all}), as if the segment were defined that way; nothing is saved."""
@@ -395,6 +437,7 @@ class AssignmentApplication(ServiceApplication):
             sellers=frozenset(roster.order),
             teams=frozenset(roster.teams),
             segments=frozenset(self._segments(uow).segments),
+            queues=frozenset(self._queues(uow).queues),
         )
 
     # -- leads from intake ------------------------------------------------------------

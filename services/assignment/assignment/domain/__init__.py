@@ -15,6 +15,7 @@ from .holidays import (
     HolidayLists,
     InvalidHolidays,
 )
+from .queues import QUEUES_ID, QueueCatalog, QueueInUse, QueueNotFound
 from .rulesets import (
     DEFAULT_RULESET,
     RULEBOOK_ID,
@@ -62,6 +63,7 @@ __all__ = [
     "MOVED_TOPICS",
     "ORGANISATION_HOLIDAYS",
     "PROFILE_DEFAULTS",
+    "QUEUES_ID",
     "REASONS",
     "ROSTER_ID",
     "RULEBOOK_ID",
@@ -79,6 +81,9 @@ __all__ = [
     "InvalidSchedule",
     "LeadClosed",
     "NotInPool",
+    "QueueCatalog",
+    "QueueInUse",
+    "QueueNotFound",
     "References",
     "Roster",
     "RuleBook",

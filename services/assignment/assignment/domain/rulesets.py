@@ -63,12 +63,13 @@ class RuleProblem:
 
 @dataclass(frozen=True)
 class References:
-    """What rules may name as it stands now: the sellers (deleted ones are not), the teams and
-    the segments. Named queues have no registry: naming one creates it."""
+    """What rules may name as it stands now: the sellers (deleted ones are not), the teams, the
+    segments and the named queues."""
 
     sellers: frozenset[str]
     teams: frozenset[str]
     segments: frozenset[str]
+    queues: frozenset[str] = frozenset()
 
 
 class InvalidRuleSet(RuleError, ValueError):
@@ -236,6 +237,12 @@ def problems_of_references(rule: Mapping[str, Any], references: References, prob
         problem(("target", "seller_id"), "unknown_seller", f"unknown seller {_short(target['seller_id'])}")
     if target.get("kind") == "team" and target.get("team_id") and target["team_id"] not in references.teams:
         problem(("target", "team_id"), "unknown_team", f"unknown team {_short(target['team_id'])}")
+    if target.get("kind") == "queue" and target.get("queue_id") and target["queue_id"] not in references.queues:
+        problem(
+            ("target", "queue_id"),
+            "unknown_queue",
+            f"unknown queue {_short(target['queue_id'])} (define it first: PUT /v1/queues/{{queue_id}})",
+        )
 
 
 class RuleBook(Aggregate):
@@ -344,14 +351,16 @@ class RuleBook(Aggregate):
         """Every version but the deleted drafts."""
         return [v for v in self.versions if v["status"] != "deleted"]
 
-    def references_in_active(self, *, seller_id: str | None = None, team_id: str | None = None) -> list[str]:
-        """The rules of the active rule set that name this seller or team (to refuse removing it)."""
+    def references_in_active(
+        self, *, seller_id: str | None = None, team_id: str | None = None, queue_id: str | None = None
+    ) -> list[str]:
+        """The rules of the active rule set that name this seller, team or queue (to refuse removing it)."""
+        wanted = {"seller": seller_id, "team": team_id, "queue": queue_id}
         named = []
         for index, rule in enumerate(self.active()["rules"]):
             target = rule.get("target") or {}
-            if (target.get("kind") == "seller" and seller_id is not None and target.get("seller_id") == seller_id) or (
-                target.get("kind") == "team" and team_id is not None and target.get("team_id") == team_id
-            ):
+            kind = target.get("kind")
+            if kind in wanted and wanted[kind] is not None and target.get(f"{kind}_id") == wanted[kind]:
                 named.append(f"rule {index} ({rule.get('name')!r})")
         return named
 

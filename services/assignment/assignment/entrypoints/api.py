@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import (
     AwareDatetime,
@@ -47,6 +47,8 @@ from ..domain import (
     InvalidHolidays,
     InvalidProfile,
     InvalidRuleSet,
+    QueueInUse,
+    QueueNotFound,
     RuleSetNotDraft,
     RuleSetNotFound,
     SegmentNotFound,
@@ -156,6 +158,11 @@ class TeamIn(Model):
     members: list[str] = Field(default_factory=list)
 
 
+class QueueIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+
+
 class SegmentIn(Model):
     priority: int = 0
     match_all: bool = Field(default=False, description="the segment holds every lead (then no criteria)")
@@ -230,6 +237,8 @@ ERRORS: dict[type[Exception], int] = {
     SellerNotFound: 404,
     RuleSetNotFound: 404,
     SegmentNotFound: 404,
+    QueueNotFound: 404,
+    QueueInUse: 409,
     UnknownTeam: 404,
     HolidayListNotFound: 404,
     RuleSetNotDraft: 409,
@@ -468,6 +477,26 @@ def create_api(
     async def list_teams() -> list[dict[str, Any]]:
         roster = await call(app.roster)
         return [{"team_id": t, **team} for t, team in roster.teams.items()]
+
+    # -- named queues --
+
+    @api.put("/v1/queues/{queue_id}", tags=["queues"], dependencies=[Depends(require("rules:write"))])
+    async def put_queue(queue_id: Annotated[str, Path(min_length=1, max_length=100)], queue: QueueIn) -> dict[str, Any]:
+        """Define (or rename) a named queue: rules may route leads to it only once it exists."""
+        await execute(app.define_queue, queue_id, queue.name, queue.description)
+        return {"queue_id": queue_id, **queue.model_dump()}
+
+    @api.get("/v1/queues", tags=["queues"], dependencies=[Depends(require("rules:read"))])
+    async def list_queues() -> list[dict[str, Any]]:
+        catalog = await call(app.queues)
+        return [{"queue_id": q, **queue} for q, queue in sorted(catalog.queues.items())]
+
+    @api.delete(
+        "/v1/queues/{queue_id}", tags=["queues"], status_code=204, dependencies=[Depends(require("rules:write"))]
+    )
+    async def delete_queue(queue_id: str) -> None:
+        """Refused (409) while the active rule set routes to it or leads wait in it."""
+        await execute(app.remove_queue, queue_id)
 
     # -- segments --
 

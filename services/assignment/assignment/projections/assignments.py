@@ -215,6 +215,12 @@ class AssignmentQueries:
         keys = ("lead_id", "segment", "arrived_at", "queue_id", "waiting_reason")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def waiting_in_queue(self, queue_id: str) -> int:
+        """Leads waiting in a named queue."""
+        with self.store.transaction(write=False) as tx:
+            found = tx.fetchone(f"SELECT COUNT(*) FROM {LEADS} WHERE status = 'waiting' AND queue_id = ?", (queue_id,))
+        return int(found[0]) if found else 0
+
     def unowned_in_team(self, team_id: str) -> int:
         """Open leads placed with the team that no seller owns (a team pool)."""
         with self.store.transaction(write=False) as tx:
@@ -322,6 +328,10 @@ class AssignmentReadModel:
     def unowned_in_team(self, team_id: str) -> int:
         self.runner.catch_up()
         return self.queries.unowned_in_team(team_id)
+
+    def waiting_in_queue(self, queue_id: str) -> int:
+        self.runner.catch_up()
+        return self.queries.waiting_in_queue(queue_id)
 
     def last_arrival(self) -> int:
         self.runner.catch_up()
