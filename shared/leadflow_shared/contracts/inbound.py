@@ -120,7 +120,11 @@ class InboundLeadV1(Contract):
                     )
                 ],
             ) from None
-        return self.model_copy(update={"contact": self.contact.model_copy(update={"phone": e164})})
+        # Set on the model being validated, never returned as a copy: a copy returned from a model
+        # validator is dropped when the model is built by calling the class (InboundLeadV1(...), as
+        # intake's auto-create does), and the phone would stay as typed.
+        object.__setattr__(self, "contact", self.contact.model_copy(update={"phone": e164}))
+        return self
 
 
 class InvalidPhone(ValueError):

@@ -346,7 +346,8 @@ def test_a_lead_is_auto_created_once_when_a_contact_reaches_the_configured_stage
             source="crm",
             contact_id="c-1",
             lifecycle_stage=stage,
-            contact={"email": "c1@example.com"},
+            contact={"email": "c1@example.com", "phone": "020 7946 0958"},
+            company={"country": "GB"},
             occurred_at=NOW + timedelta(minutes=minutes),
         )
 
@@ -356,6 +357,7 @@ def test_a_lead_is_auto_created_once_when_a_contact_reaches_the_configured_stage
     assert first is not None and first == again
     lead = app.get_lead(first)
     assert lead.version == 1 and lead.lifecycle_stage == "sales_qualified_lead"
+    assert lead.contact["phone"] == "+442079460958"  # normalised like any lead's, though built in code
     app.execute(app.associate, first, actor="u", kind="company", target_id="acme")
     assert app.get_lead(first).lifecycle_stage == "opportunity"
 
