@@ -7,14 +7,13 @@ other customer is answered exactly like one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from leadflow_shared.auth import Principal, Role, lead_visible
+from leadflow_shared.auth import Principal, Role
 from leadflow_shared.auth.http import require
 from leadflow_shared.contracts.inbound import InvalidPhone, normalise_phone
 from leadflow_shared.store import StoreWorker
@@ -22,6 +21,7 @@ from leadflow_shared.store import StoreWorker
 from ...application import CustomerNotFound, IntakeApplication, LeadNotFound
 from ...domain import Customer
 from ...projections import LeadReadModel, customer_view
+from .visibility import LeadVisibility
 
 Reader = Annotated[Principal, Depends(require("leads:read"))]
 _EMAIL = TypeAdapter(EmailStr)
@@ -30,20 +30,18 @@ _EMAIL = TypeAdapter(EmailStr)
 def customers_router(app: IntakeApplication, worker: StoreWorker, read_model: LeadReadModel) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customers"])
 
+    # A customer's leads are converted: none is in the pool a seller may take from.
+    leads = LeadVisibility(app, worker, read_model)
+
     async def visible(caller: Principal, customer: Customer) -> bool:
         if caller.has(Role.ADMIN):
             return True
         for lead_id in customer.lead_ids:
             try:
-                owner_id, team_id, _ = await worker.call(app.lead_owner, UUID(lead_id))
+                if await leads.sees(caller, UUID(lead_id)):
+                    return True
             except LeadNotFound:
                 continue
-            owner_teams: frozenset[str] = frozenset()
-            if caller.has(Role.SALES_MANAGER) and owner_id is not None:
-                owner_teams = await asyncio.to_thread(read_model.teams_of, owner_id)
-            # A customer's leads are converted: none is in the pool a seller may take from.
-            if lead_visible(caller, owner_id, team_id, owner_teams=owner_teams):
-                return True
         return False
 
     @router.get("/customers")

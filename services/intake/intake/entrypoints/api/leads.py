@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadflow_shared.auth import Principal, Role, lead_visible
+from leadflow_shared.auth import Principal, Role
 from leadflow_shared.auth.http import require
 from leadflow_shared.contracts import ContactLifecycleChangedV1, InboundLeadV1
 from leadflow_shared.store import StoreWorker
@@ -18,6 +17,7 @@ from leadflow_shared.timetravel import AsOf
 from ...application import DealNotFound, IntakeApplication, LeadNotFound
 from ...domain import Lead
 from ...projections import LeadReadModel, contact_view, deal_view, event_view, lead_view
+from .visibility import LeadVisibility
 
 LeadEvent: Any = Lead  # the @event decorator makes Lead.FavoriteToggled etc. at runtime
 
@@ -114,16 +114,11 @@ def leads_router(
         """The lead; with `viewer`, also whether it is in the viewer's own favorites."""
         return lead_view(await worker.call(app.get_lead, lead_id), viewer)
 
+    visibility = LeadVisibility(app, worker, read_model, self_assignment=self_assignment)
+
     async def may(caller: Principal, lead_id: UUID) -> None:
         """A lead the caller may not see is answered exactly like one that does not exist."""
-        owner_id, team_id, unassigned = await worker.call(app.lead_owner, lead_id)
-        owner_teams: frozenset[str] = frozenset()
-        claimable = False
-        if caller.has(Role.SALES_MANAGER) and owner_id is not None:
-            owner_teams = await asyncio.to_thread(read_model.teams_of, owner_id)
-        if caller.has(Role.SELLER) and self_assignment and unassigned:
-            claimable = team_id is None or team_id in await asyncio.to_thread(read_model.teams_of, caller.subject)
-        if not lead_visible(caller, owner_id, team_id, owner_teams=owner_teams, claimable=claimable):
+        if not await visibility.sees(caller, lead_id):
             raise LeadNotFound(lead_id)
 
     @router.post("/leads", status_code=status.HTTP_201_CREATED)
