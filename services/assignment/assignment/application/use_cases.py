@@ -493,9 +493,8 @@ class AssignmentApplication(ServiceApplication):
         closing = CLOSING_ACTIONS.get(change.action)
         if closing is None and change.action != "recycled":
             return
-        self.views.catch_up(uow)
-        assignment: Assignment | None = uow.get(change.lead_id)
-        if assignment is None or assignment.has_seen(change.version) or assignment.status == "closed":
+        assignment = self._still_open(uow, change.lead_id, change.version)
+        if assignment is None:
             return
         now = self.clock.now()
         previous = self._release(
@@ -509,19 +508,20 @@ class AssignmentApplication(ServiceApplication):
         """Qualified or disqualified (when it moved the lead's status): release and close.
         Reopened to an open status: decide again."""
         if change.change in CLOSING_CHANGES and change.data.get("status_after"):
-            self.views.catch_up(uow)
-            assignment: Assignment | None = uow.get(change.lead_id)
-            if assignment is not None and not assignment.has_seen(change.version) and assignment.status != "closed":
-                self._release(
-                    uow,
-                    assignment,
-                    change.version,
-                    self.clock.now(),
-                    reason=CLOSING_CHANGES[change.change],
-                    closed=True,
-                )
+            assignment = self._still_open(uow, change.lead_id, change.version)
+            if assignment is not None:
+                reason = CLOSING_CHANGES[change.change]
+                self._release(uow, assignment, change.version, self.clock.now(), reason=reason, closed=True)
         elif change.change == "reopened" and change.data.get("restored_status") in OPEN_STATUSES:
             self._reopen(uow, change.lead_id, change.version, "reopened", change.data["restored_status"])
+
+    def _still_open(self, uow: UnitOfWork, lead_id: UUID, lead_version: int) -> Assignment | None:
+        """The lead's assignment, when this lead event is news to it and it is not closed yet."""
+        self.views.catch_up(uow)
+        assignment: Assignment | None = uow.get(lead_id)
+        if assignment is None or assignment.has_seen(lead_version) or assignment.status == "closed":
+            return None
+        return assignment
 
     def _reopen(self, uow: UnitOfWork, lead_id: UUID, lead_version: int, reason: str, status: str) -> None:
         """A closed lead is open work again: back to the seller who had it when intake restores it
