@@ -41,6 +41,7 @@ from faststream.kafka.message import KafkaMessage
 
 from .deadletters import DeadLetter, DeadLetterPublisher, InvalidMessage, seal
 from .health import Health
+from .metrics import ServiceMetrics, Stopwatch
 from .store import ServiceApplication, StoreWorker
 from .subscriptions import Applied, BatchApplier, Incoming, Refused, Subscription, decode, skip_key
 
@@ -110,6 +111,7 @@ class TrackedConsumer:
         health: Health,
         settings: ConsumerSettings,
         service_name: str,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.subscription = subscription
         self.topic = topic
@@ -119,6 +121,15 @@ class TrackedConsumer:
         self.health = health
         self.settings = settings
         self.applier = BatchApplier(app, subscription, topic)
+        metrics = metrics or ServiceMetrics()
+        labels = (topic, settings.group_id)
+        self._consumed = metrics.consumed.labels(*labels)
+        self._applied = metrics.applied.labels(*labels)
+        self._dead_lettered = metrics.dead_lettered.labels(*labels)
+        self._retried = metrics.retried.labels(*labels)
+        self._batch_size = metrics.batch_size.labels(*labels)
+        self._apply_seconds = metrics.apply_seconds.labels(*labels)
+        metrics.follow_partitions(settings.group_id, self.positions)
         self.states: dict[TopicPartition, PartitionState] = {}
         self.applied = self.dead_lettered = self.duplicates = self.parked = self.retries = 0
         self.skipped_as_seen = self.batches = 0
@@ -160,6 +171,13 @@ class TrackedConsumer:
     def consumer(self) -> AIOKafkaConsumer | None:
         return self.subscriber.consumer
 
+    def positions(self) -> list[tuple[TopicPartition, int, int | None]]:
+        """(partition, tracked position, high watermark) of each partition this consumer holds."""
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        return [(tp, state.position, consumer.highwater(tp)) for tp, state in list(self.states.items())]
+
     def is_running(self) -> bool:
         tasks = getattr(self.subscriber, "tasks", [])
         return bool(self.subscriber.running) and not any(t.done() for t in tasks)
@@ -168,6 +186,7 @@ class TrackedConsumer:
         """One poll: group by partition, apply each partition's share. Never raises."""
         if self._stopping or not records:
             return  # not applied, not tracked: the next owner of the partition redoes them
+        self._consumed.inc(len(records))
         self._in_flight += 1
         self._idle.clear()
         by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
@@ -239,6 +258,7 @@ class TrackedConsumer:
                     return
                 conflicts += 1
                 self.retries += 1
+                self._retried.inc()
                 log.info("version conflict applying %s:%s; retrying (attempt %s)", tp.topic, tp.partition, conflicts)
                 if conflicts >= self.settings.conflicts_before_split:
                     log.info("%s:%s keeps conflicting; applying message by message", tp.topic, tp.partition)
@@ -270,12 +290,15 @@ class TrackedConsumer:
         skip: set[tuple[str, int]] = set()
         while True:
             try:
-                result: Applied = await self.worker.call(self.applier.apply, items, skip=frozenset(skip))
+                with Stopwatch(self._apply_seconds.observe):
+                    result: Applied = await self.worker.call(self.applier.apply, items, skip=frozenset(skip))
             except Refused as refused:
                 await self._dead_letter([_with_error(refused.incoming, refused.error)])
                 skip.add(skip_key(refused.incoming))
                 continue
             self.applied += result.applied
+            self._applied.inc(result.applied)
+            self._batch_size.observe(len(items))
             self.duplicates += result.duplicates
             self.parked += result.parked
             state.position = items[-1].offset + 1
@@ -310,6 +333,7 @@ class TrackedConsumer:
             )
             await self.dead_letters.publish(letter, self._sealer if self.subscription.personal_data else None)
             self.dead_lettered += 1
+            self._dead_lettered.inc()
             log.warning("dead-lettered %s: %s", item.origin, item.invalid.reason)
 
     # -- failures -----------------------------------------------------------------------
@@ -321,6 +345,7 @@ class TrackedConsumer:
         state.failing_offset = offset
         state.error = f"{type(exc).__name__}: {exc}"[:500]
         self.retries += 1
+        self._retried.inc()
         delay = min(self.settings.max_backoff_seconds, 0.1 * 2 ** min(state.failures - 1, 10))
         stuck = (
             state.failures >= self.settings.stuck_after_attempts

@@ -36,6 +36,7 @@ from .clock import Clock, SystemClock
 from .consumer import is_infrastructure
 from .health import Health
 from .lease import PublishLease
+from .metrics import ServiceMetrics
 from .projection import ProjectionRunner
 from .readstore import ReadStore, Tx
 from .store import ServiceApplication, StoreWorker
@@ -185,6 +186,7 @@ class DeadlineRunner:
         poll_seconds: float = 0.5,
         behind_after_seconds: float = 60.0,
         give_up_after: int = 3,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.app = app
         self.worker = worker
@@ -198,6 +200,8 @@ class DeadlineRunner:
         self.behind_after_seconds = behind_after_seconds
         self.give_up_after = give_up_after
         self.name = "deadline runner"
+        metrics = metrics or ServiceMetrics()
+        self._due_gauge, self._overdue_gauge = metrics.deadlines_due, metrics.deadlines_overdue
         self.fired = 0
         self.failing: dict[tuple[str, str], tuple[int, str]] = {}
         """(aggregate id, deadline id) → (attempts, last error) of deadlines whose firing failed."""
@@ -309,8 +313,15 @@ class DeadlineRunner:
         """Name in /readyz what is behind or failing; clear it when it is not."""
         problems = []
         now = self.clock.now()
+        late = datetime.fromtimestamp(now.timestamp() - self.behind_after_seconds, UTC)
         with self.store.transaction(write=False) as tx:
-            found = tx.fetchone(f"SELECT MIN(due_at), COUNT(*) FROM {TABLE} WHERE due_at <= ?", (_key(now),))
+            found = tx.fetchone(
+                f"SELECT MIN(due_at), COUNT(*), SUM(CASE WHEN due_at <= ? THEN 1 ELSE 0 END) FROM {TABLE} "
+                "WHERE due_at <= ?",
+                (_key(late), _key(now)),
+            )
+        self._due_gauge.set(int(found[1]) if found else 0)
+        self._overdue_gauge.set(int(found[2] or 0) if found else 0)
         if found and found[0] is not None:
             oldest = datetime.strptime(str(found[0]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
             behind = (now - oldest).total_seconds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiokafka
@@ -57,12 +58,15 @@ def client_options(security: BaseSecurity | None) -> dict[str, Any]:
     return parse_security(security)
 
 
-def make_broker(bootstrap: str, *, client_id: str, security: BaseSecurity | None = None) -> KafkaBroker:
+def make_broker(
+    bootstrap: str, *, client_id: str, security: BaseSecurity | None = None, middlewares: Sequence[Any] = ()
+) -> KafkaBroker:
     """The service's FastStream broker: its subscribers consume, its publishers relay."""
     return KafkaBroker(
         bootstrap,
         client_id=client_id,
         security=security,
+        middlewares=tuple(middlewares),
         allow_auto_create_topics=False,  # `ensure_topics` creates them, with our partition count
         graceful_timeout=5.0,
         log_level=logging.DEBUG,  # one line per consumed batch is noise at INFO
@@ -86,31 +90,72 @@ async def recreate_producer(broker: KafkaBroker) -> None:
     log.info("producer recreated")
 
 
+class TopicsNotReady(RuntimeError):
+    """Production mode: a topic the service uses is missing or below the configured shape."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Kafka topics are not as configured: " + "; ".join(problems))
+        self.problems = problems
+
+
 async def ensure_topics(
     bootstrap: str,
     partitions_by_topic: dict[str, int],
     security: BaseSecurity | None = None,
     *,
     configs: dict[str, dict[str, str]] | None = None,
+    create: bool = True,
+    min_replication: int = 1,
 ) -> list[str]:
-    """Create the named topics if missing (the broker's auto-create stays off), with their
-    `configs` (e.g. retention). Returns the new ones."""
+    """Check the topics a service uses; returns the ones it created.
+
+    `create=True` (local mode): missing topics are created (the broker's auto-create stays off)
+    with their partition count, `configs` (e.g. retention) and a replication factor of
+    `min_replication` or the number of brokers, whichever is smaller.
+    `create=False` (production mode: topics are made by the platform, e.g. Strimzi KafkaTopics or
+    the compose topic-init job): raises `TopicsNotReady` naming every topic that is missing, has
+    fewer partitions than asked or a partition with fewer than `min_replication` replicas —
+    consuming a half-made topic would silently lose ordering or durability.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-topics", **client_options(security))
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(name=topic, num_partitions=count, replication_factor=1, topic_configs=(configs or {}).get(topic))
-            for topic, count in partitions_by_topic.items()
-            if topic not in existing
-        ]
+        described = {t["topic"]: t for t in await admin.describe_topics(list(partitions_by_topic))}
+        problems: list[str] = []
+        missing: list[str] = []
+        for topic, wanted in partitions_by_topic.items():
+            found = described.get(topic)
+            if found is None or found.get("error_code") or not found.get("partitions"):
+                missing.append(topic)
+                continue
+            partitions = found["partitions"]
+            if len(partitions) < wanted:
+                problems.append(f"{topic} has {len(partitions)} partitions, fewer than the {wanted} configured")
+            replicas = min(len(p["replicas"]) for p in partitions)
+            if replicas < min_replication:
+                problems.append(f"{topic} has replication factor {replicas}, below the required {min_replication}")
+        if not create:
+            problems += [f"{topic} is missing" for topic in missing]
+            if problems:
+                raise TopicsNotReady(problems)
+            return []
+        for problem in problems:
+            log.warning("topic check: %s", problem)
+        brokers = len((await admin.describe_cluster())["brokers"])
+        factor = max(1, min(min_replication, brokers))
         created: list[str] = []
-        for topic in wanted:
+        for topic in missing:
+            new_topic = NewTopic(
+                name=topic,
+                num_partitions=partitions_by_topic[topic],
+                replication_factor=factor,
+                topic_configs=(configs or {}).get(topic),
+            )
             try:
-                await admin.create_topics([topic])
-                created.append(topic.name)
+                await admin.create_topics([new_topic])
+                created.append(topic)
             except TopicAlreadyExistsError:
-                pass  # another service created it between list and create
+                pass  # another service created it between the check and the create
         if created:
             log.info("created topics %s", created)
         return created

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .contracts import IntegrationEvent
 from .envelope import Outgoing, to_binary
 from .health import Health
 from .lease import PublishLease
+from .metrics import ServiceMetrics
 from .moves import stored_topics
 from .store import ServiceApplication, StoreWorker
 
@@ -92,6 +94,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 0.5,
         lease: PublishLease | None = None,
         remembered_aggregates: int = 20_000,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._app = app
         self._worker = worker
@@ -115,6 +118,9 @@ class OutboxRelay:
         self.published = 0
         self.failures = 0
         self.stored_position = 0
+        metrics = metrics or ServiceMetrics()
+        self._published_count = metrics.relay_published.labels(topic)
+        self._publish_seconds = metrics.relay_publish_seconds.labels(topic)
 
     @property
     def name(self) -> str:
@@ -251,10 +257,14 @@ class OutboxRelay:
                     await self._sleep_or_wake(self._lease.retry_seconds)
                     continue
                 self._wake.clear()
+                started = time.perf_counter()
                 sent, reached = await self.publish_next_batch()
                 if reached is not None:
                     await self.record_position(reached)
                     self.published += sent
+                    if sent:
+                        self._publish_seconds.observe(time.perf_counter() - started)
+                        self._published_count.inc(sent)
                 if self.failures:
                     log.info("relay to %s recovered after %s failures", self.topic, self.failures)
                     self.failures = 0

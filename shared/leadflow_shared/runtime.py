@@ -20,6 +20,7 @@ from typing import Any, Protocol, Union
 
 import uvicorn
 from fastapi import FastAPI
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 
 from .clock import Clock
@@ -27,9 +28,10 @@ from .consumer import ConsumerSettings, TrackedConsumer
 from .deadletters import DeadLetterPublisher
 from .deadlines import DeadlineRunner, DeadlinesProjection, HasDeadlines, OnFire
 from .health import Health
-from .http import Check
+from .http import Check, readiness
 from .kafka import ensure_topics, kafka_security, make_broker, recreate_producer
 from .lease import PostgresAdvisoryLease
+from .metrics import ServiceMetrics
 from .projection import Projection, ProjectionRunner
 from .readstore import ReadStore
 from .relay import OutboxRelay, Publication
@@ -60,11 +62,17 @@ class Service:
         self.app = app
         self.worker = StoreWorker(settings.service_name)
         self.health = Health()
+        self.metrics = ServiceMetrics()
+        app.observe_append = self.metrics.store_append_seconds.observe
+        self.metrics.refresh_with(self._refresh_metrics)
         self.kafka_security = kafka_security(settings)
         self.broker = make_broker(
-            settings.bootstrap, client_id=f"leadflow-{settings.service_name}", security=self.kafka_security
+            settings.bootstrap,
+            client_id=f"leadflow-{settings.service_name}",
+            security=self.kafka_security,
+            middlewares=(KafkaPrometheusMiddleware(registry=self.metrics.registry, app_name=settings.service_name),),
         )
-        self.api: FastAPI | None = None
+        self._api: FastAPI | None = None
         self.subscriptions: list[Subscription] = []
         self.consumers: list[TrackedConsumer] = []
         self.publications: list[Publication] = []
@@ -85,6 +93,16 @@ class Service:
         )
 
     # -- wiring (the bootstrap calls these) ------------------------------------------------
+
+    @property
+    def api(self) -> FastAPI | None:
+        return self._api
+
+    @api.setter
+    def api(self, api: FastAPI) -> None:
+        """The service's HTTP API, given `GET /metrics` and request metrics."""
+        self.metrics.instrument(api)
+        self._api = api
 
     def consume(self, *subscriptions: Subscription) -> None:
         consumer_settings = ConsumerSettings(
@@ -107,6 +125,7 @@ class Service:
                     health=self.health,
                     settings=consumer_settings,
                     service_name=self.settings.service_name,
+                    metrics=self.metrics,
                 )
             )
 
@@ -152,6 +171,7 @@ class Service:
                     batch_size=self.settings.relay_batch_size,
                     idle_poll_seconds=self.settings.relay_idle_poll_seconds,
                     lease=_publish_lease(self.settings, topic),
+                    metrics=self.metrics,
                 )
             )
 
@@ -190,6 +210,7 @@ class Service:
             page_size=self.settings.deadline_page_size,
             poll_seconds=self.settings.deadline_poll_seconds,
             behind_after_seconds=self.settings.deadline_behind_seconds,
+            metrics=self.metrics,
         )
         self.run_job(runner)
         return runner
@@ -209,7 +230,14 @@ class Service:
 
     async def start(self) -> None:
         configs = {self.settings.topic(t): c for t, c in TOPIC_CONFIGS.items()}
-        await ensure_topics(self.settings.bootstrap, self.topics_to_ensure(), self.kafka_security, configs=configs)
+        await ensure_topics(
+            self.settings.bootstrap,
+            self.topics_to_ensure(),
+            self.kafka_security,
+            configs=configs,
+            create=self.settings.mode == "local",
+            min_replication=self.settings.topic_replication_factor,
+        )
         loop = asyncio.get_running_loop()
         for relay in self.relays:
             self.app.on_recorded.append(relay.listener(loop))
@@ -242,7 +270,22 @@ class Service:
         for runner in self.projections:
             runner.store.close()
 
-    # -- readiness --------------------------------------------------------------------------
+    # -- readiness and metrics ----------------------------------------------------------------
+
+    async def _refresh_metrics(self) -> None:
+        """Before a scrape: readiness as /readyz sees it, and each relay's lag (store position -
+        its recorded position, read from the store, so every replica reports the same)."""
+        ready, _ = await readiness(self.readiness_checks())
+        self.metrics.ready.set(1 if ready else 0)
+        if self.relays:
+            names = [relay.position_name for relay in self.relays]
+            newest, positions = await self.worker.call(self._positions, names)
+            for relay, position in zip(self.relays, positions, strict=True):
+                self.metrics.relay_lag.labels(relay.topic).set(max(0, newest - position))
+
+    def _positions(self, names: list[str]) -> tuple[int, list[int]]:
+        newest = self.app.recorder.max_notification_id() or 0
+        return newest, [self.app.tracked_position(name) or 0 for name in names]
 
     async def check_broker(self) -> None:
         producer = self.broker.config.producer

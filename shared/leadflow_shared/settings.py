@@ -50,6 +50,10 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     """Prepended to every topic name: several environments (or test runs) on one cluster."""
     lead_topic_partitions: int = Field(default=6, ge=1, le=256)
+    topic_replication_factor: int = Field(default=3, ge=1, le=16)
+    """Production mode refuses to start while a topic it uses is missing, has fewer partitions
+    than `lead_topic_partitions` or fewer replicas than this; local mode creates missing topics
+    with this many replicas (at most as many as there are brokers)."""
     consumer_group: str | None = None
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     relay_idle_poll_seconds: float = Field(default=0.5, gt=0)

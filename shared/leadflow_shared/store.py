@@ -765,6 +765,8 @@ class ServiceApplication(Application[UUID]):
         self.on_recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         """Called on the store thread after every commit with what it recorded (relays and
         projections are nudged from here)."""
+        self.observe_append: Callable[[float], Any] = lambda seconds: None
+        """Told how long each event-store write took (the service's metrics set it)."""
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalDataMapper)
@@ -776,11 +778,13 @@ class ServiceApplication(Application[UUID]):
         mapper = self.mapper
         assert isinstance(mapper, PersonalDataMapper)
         self.data_keys.prefetch(mapper.subjects_of(processing_event.events))  # one query a batch
+        started = time.perf_counter()
         try:
             recordings = super()._record(processing_event)
         except BaseException:
             self.data_keys.abandoned()
             raise
+        self.observe_append(time.perf_counter() - started)
         self.data_keys.committed()
         erased = processing_event.saved_kwargs.get("erase")
         if erased:

@@ -161,3 +161,33 @@ def test_a_runner_behind_by_more_than_the_limit_is_named_until_it_catches_up() -
     w.runner.fire_due()
     w.runner.check()
     assert w.health.problems() == {}
+
+
+def test_due_and_overdue_deadlines_are_reported_as_metrics() -> None:
+    from leadflow_shared.metrics import ServiceMetrics
+
+    w = World()
+    metrics = ServiceMetrics()
+    w.runner = DeadlineRunner(
+        w.app, StoreWorker("test"), w.index, w.on_fire, clock=w.clock, behind_after_seconds=60, metrics=metrics
+    )
+    w.reminder("a", ("a-1", timedelta(minutes=1), "x"), ("a-2", timedelta(minutes=2), "x"))
+    w.reminder("b", ("b-5", timedelta(minutes=5), "x"))
+    w.index.catch_up()
+
+    def gauges() -> tuple[float | None, float | None]:
+        due = metrics.registry.get_sample_value("leadflow_deadlines_due")
+        return due, metrics.registry.get_sample_value("leadflow_deadlines_overdue")
+
+    w.clock._now = T0
+    w.runner.check()
+    assert gauges() == (0, 0)
+    w.clock._now = T0 + timedelta(minutes=2, seconds=30)  # two due, a-1 more than 60 s ago
+    w.runner.check()
+    assert gauges() == (2, 1)
+    w.clock._now = T0 + timedelta(minutes=10)
+    w.runner.check()
+    assert gauges() == (3, 3)
+    w.runner.fire_due()
+    w.runner.check()
+    assert gauges() == (0, 0)
