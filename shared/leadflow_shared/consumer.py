@@ -44,6 +44,7 @@ from .health import Health
 from .metrics import ServiceMetrics, Stopwatch
 from .store import ServiceApplication, StoreWorker
 from .subscriptions import Applied, BatchApplier, Incoming, Refused, Subscription, decode, skip_key
+from .telemetry import Tracing
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
@@ -112,8 +113,10 @@ class TrackedConsumer:
         settings: ConsumerSettings,
         service_name: str,
         metrics: ServiceMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.subscription = subscription
+        self.tracing = tracing or Tracing()
         self.topic = topic
         self.app = app
         self.worker = worker
@@ -290,7 +293,10 @@ class TrackedConsumer:
         skip: set[tuple[str, int]] = set()
         while True:
             try:
-                with Stopwatch(self._apply_seconds.observe):
+                with (
+                    Stopwatch(self._apply_seconds.observe),
+                    self.tracing.consuming(self.topic, self.settings.group_id, items),  # a span per record
+                ):
                     result: Applied = await self.worker.call(self.applier.apply, items, skip=frozenset(skip))
             except Refused as refused:
                 await self._dead_letter([_with_error(refused.incoming, refused.error)])

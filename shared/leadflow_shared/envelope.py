@@ -17,7 +17,7 @@ Personal data never goes into keys or headers: only ids and types do.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -104,9 +104,16 @@ def _attributes(event: IntegrationEvent, *, source: str, time: datetime) -> dict
     return attributes
 
 
-def to_binary(event: IntegrationEvent, *, source: str, time: datetime) -> Outgoing:
-    """Encode an integration event in binary mode (key = subject = aggregate id)."""
+def to_binary(
+    event: IntegrationEvent, *, source: str, time: datetime, extensions: Mapping[str, str] | None = None
+) -> Outgoing:
+    """Encode an integration event in binary mode (key = subject = aggregate id).
+
+    `extensions`: further CloudEvents extension attributes (the relay's `traceparent` and
+    `tracestate`, see leadflow_shared.telemetry), sent as `ce_<name>` headers."""
     attributes = _attributes(event, source=source, time=time)
+    if extensions:
+        attributes.update(extensions)
     # The data goes in as bytes: pydantic serialises the model once, the SDK passes it through.
     message = ce_kafka.to_binary(
         CloudEvent(attributes, event.model_dump_json().encode()), _FORMAT, key_mapper=_subject_key

@@ -39,6 +39,7 @@ from .lease import PublishLease
 from .metrics import ServiceMetrics
 from .moves import stored_topics
 from .store import ServiceApplication, StoreWorker
+from .telemetry import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,10 @@ class OutboxRelay:
         lease: PublishLease | None = None,
         remembered_aggregates: int = 20_000,
         metrics: ServiceMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._app = app
+        self._tracing = tracing or Tracing()
         self._worker = worker
         self.publication = publication
         self.topic = topic
@@ -153,6 +156,7 @@ class OutboxRelay:
         """
         start = await self.position()
         messages, reached = await self._worker.call(self._read_batch, start)
+        spans = self._tracing.publishing(self.topic, messages)
         failing: int | None = None
         try:
             pending = []
@@ -164,7 +168,9 @@ class OutboxRelay:
             failing = None
             await asyncio.gather(*pending)
         except Exception as exc:
+            spans.end(exc)
             raise RelayFailure(failing if failing is not None else _first(messages), exc) from exc
+        spans.end()
         return len(messages), reached
 
     def _read_batch(self, start: int) -> tuple[list[tuple[int, Outgoing]], int | None]:
@@ -193,7 +199,8 @@ class OutboxRelay:
             try:
                 event = event.model_copy(update={"previous_version": self._previous(event.aggregate_id, event.version)})
                 time = getattr(domain_event, "timestamp", None) or datetime.now(UTC)
-                messages.append((notification_id, to_binary(event, source=self._source, time=time)))
+                trace = self._tracing.stored_context(domain_event)  # the request's, carried by the publish span
+                messages.append((notification_id, to_binary(event, source=self._source, time=time, extensions=trace)))
             except Exception as exc:
                 raise RelayFailure(notification_id, exc) from exc
         # Fewer rows than asked for: nothing else of ours up to `newest`, so the position may jump there.

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 
+from . import logs
 from .clock import Clock
 from .consumer import ConsumerSettings, TrackedConsumer
 from .deadletters import DeadLetterPublisher
@@ -38,6 +39,7 @@ from .relay import OutboxRelay, Publication
 from .settings import ServiceSettings
 from .store import ServiceApplication, StoreWorker
 from .subscriptions import Subscription
+from .telemetry import Tracing
 from .topics import TOPIC_CONFIGS, dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,9 @@ class Service:
         self.app = app
         self.worker = StoreWorker(settings.service_name)
         self.health = Health()
+        self.tracing = Tracing.from_environment(f"leadflow-{settings.service_name}")
+        """Off unless the OTEL_* variables turn it on (tests: `service.tracing.use(provider)`)."""
+        self.tracing.follow(app)
         self.metrics = ServiceMetrics()
         app.observe_append = self.metrics.store_append_seconds.observe
         self.metrics.refresh_with(self._refresh_metrics)
@@ -126,6 +131,7 @@ class Service:
                     settings=consumer_settings,
                     service_name=self.settings.service_name,
                     metrics=self.metrics,
+                    tracing=self.tracing,
                 )
             )
 
@@ -172,6 +178,7 @@ class Service:
                     idle_poll_seconds=self.settings.relay_idle_poll_seconds,
                     lease=_publish_lease(self.settings, topic),
                     metrics=self.metrics,
+                    tracing=self.tracing,
                 )
             )
 
@@ -244,6 +251,8 @@ class Service:
         for runner in self.projections:
             if id(runner) not in self._polled:
                 self.app.on_recorded.append(runner.listener(loop))
+        if self.api is not None:
+            self.tracing.instrument_api(self.api)
         await self.broker.start()
         jobs: list[BackgroundJob] = [*self.relays, *self.projections, *self.jobs]
         for job in jobs:
@@ -269,6 +278,7 @@ class Service:
         self.worker.shutdown()
         for runner in self.projections:
             runner.store.close()
+        self.tracing.shutdown()  # exports the spans still buffered
 
     # -- readiness and metrics ----------------------------------------------------------------
 
@@ -350,7 +360,12 @@ async def serve(service: Service) -> None:
     await service.start()
     settle_garbage_collector(settings.gc_full_pass_every)
     config = uvicorn.Config(
-        service.api, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off"
+        service.api,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        lifespan="off",
+        log_config=None,  # its loggers propagate to ours (one format, see logs.configure)
     )
     server = _QuietServer(config)
     server_task = asyncio.create_task(server.serve(), name="http")
@@ -384,9 +399,14 @@ def settle_garbage_collector(full_pass_every: int) -> None:
 def main(bootstrap: Callable[[], Service]) -> None:
     """`python -m <service>`: log, assemble, serve until SIGTERM/SIGINT."""
     configure_logging()
-    asyncio.run(serve(bootstrap()))
+    service = bootstrap()
+    configure_logging(service.settings)
+    asyncio.run(serve(service))
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+def configure_logging(settings: ServiceSettings | None = None) -> None:
+    """Log lines in the service's `log_format` (JSON by default), naming the service."""
+    if settings is None:
+        logs.configure()
+    else:
+        logs.configure(settings.log_format, f"leadflow-{settings.service_name}")

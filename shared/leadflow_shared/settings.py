@@ -85,6 +85,10 @@ class ServiceSettings(BaseSettings):
     """Python's cycle collector walks every long-lived object at most once per this many of its
     middle-generation passes (Python's own default: 10). Each walk stops the service; see
     `runtime.settle_garbage_collector`."""
+    log_format: Literal["json", "text"] = "json"
+    """Log lines as one JSON object each (timestamp, level, service, logger, message, and the
+    CloudEvents id, aggregate id and trace id when known), or as plain text. Tracing itself is
+    configured by the standard OTEL_* variables (see leadflow_shared.telemetry)."""
 
     @model_validator(mode="after")
     def _production_needs_real_infrastructure(self) -> ServiceSettings:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import copy
 import functools
 import json
@@ -927,7 +928,9 @@ class StoreWorker:
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self._timed, fn, *args, **kwargs))
+        # In the caller's context (as asyncio.to_thread does): its trace and log fields go along.
+        call = functools.partial(self._timed, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, contextvars.copy_context().run, call)
 
     def _timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self._busy_since = time.monotonic()

@@ -16,6 +16,7 @@ polled batch of one partition into one unit of work:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,13 +26,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
-from . import envelope
+from . import envelope, telemetry
 from .contracts import IntegrationEvent
 from .deadletters import InvalidMessage, SubjectOf
 from .store import ParkedMessage, ServiceApplication, tracking_for
 from .unit_of_work import UnitOfWork
 
 UseCase = Callable[[UnitOfWork, Any], Any]
+TRACE_EXTENSIONS = ("traceparent", "tracestate")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class Subscription:
     personal_data: SubjectOf | None = None
     """For a topic whose messages carry personal data: whose a message is. Its dead letters are
     then sealed with that subject's data key (leadflow_shared.deadletters.seal)."""
+    exclusive: contextlib.AbstractContextManager[Any] | None = None
+    """Held around each unit of work (load, use cases, commit) on the store thread. For use cases
+    that change the same few aggregates whatever the partition (assignment's sellers): replicas
+    on one store then take turns instead of racing, conflicting and applying again
+    (leadflow_shared.lease.PostgresAdvisoryMutex). None: optimistic concurrency alone."""
 
     @property
     def contracts(self) -> list[type[BaseModel]]:
@@ -94,6 +101,12 @@ class Incoming:
     previous_version: int | None = None
     parked: ParkedMessage | None = None
     """Set when this message comes back out of the parked table."""
+    event_id: str | None = None
+    """The CloudEvents id (log lines and spans name it)."""
+    trace_carrier: dict[str, str] | None = None
+    """The CloudEvents `traceparent` / `tracestate` the message came with (W3C trace context)."""
+    trace: Any = None
+    """The OpenTelemetry context the message is applied in (set by telemetry, when tracing is on)."""
 
     @property
     def origin(self) -> str:
@@ -116,6 +129,10 @@ def decode(subscription: Subscription, incoming: Incoming) -> Incoming:
             return incoming
     try:
         env = envelope.read(incoming.value, incoming.headers, max_bytes=subscription.max_bytes)
+        incoming.event_id = env.id
+        if "traceparent" in env.extensions:
+            extensions = env.extensions
+            incoming.trace_carrier = {k: extensions[k] for k in TRACE_EXTENSIONS if isinstance(extensions.get(k), str)}
         ce_type = env.type if env.mode != "bare" else subscription.bare_type
         if ce_type is None:
             raise InvalidMessage("a bare JSON value is not accepted here; send a CloudEvent")
@@ -191,7 +208,10 @@ class BatchApplier:
         message; raises RecordConflictError when another writer got there first.
         """
         last = items[-1]
-        with UnitOfWork(self.app, tracking_for(last.topic, last.partition, last.offset)) as uow:
+        with (
+            self.subscription.exclusive or contextlib.nullcontext(),
+            UnitOfWork(self.app, tracking_for(last.topic, last.partition, last.offset)) as uow,
+        ):
             result = self._apply(uow, items, skip)
         result.notification_id = uow.last_notification_id
         return result
@@ -238,11 +258,13 @@ class BatchApplier:
         if route is not None:
             assert item.message is not None
             refusals: tuple[type[BaseException], ...] = (InvalidMessage, ValidationError, *self.subscription.refusals)
-            try:
-                route.use_case(uow, item.message)
-            except refusals as exc:
-                raise Refused(item, InvalidMessage.rejected_by_use_case(exc)) from exc  # type: ignore[arg-type]
-            uow.flush()
+            # Its ids in the log lines, its trace current: the events it produces carry the trace on.
+            with telemetry.handling(self.app, item):
+                try:
+                    route.use_case(uow, item.message)
+                except refusals as exc:
+                    raise Refused(item, InvalidMessage.rejected_by_use_case(exc)) from exc  # type: ignore[arg-type]
+                uow.flush()
         result.applied += 1
 
     def _advance(self, uow: UnitOfWork, seen: dict[UUID, int], item: Incoming) -> None:

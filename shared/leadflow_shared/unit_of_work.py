@@ -28,6 +28,7 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording, Tracking
 
+from . import telemetry
 from .store import InboxKey, ParkedMessage, ServiceApplication, replay
 
 A = TypeVar("A")
@@ -119,9 +120,12 @@ class UnitOfWork:
     def flush(self) -> None:
         """Collect the pending events of the aggregates added since the last flush, in the order
         they happened (a use case adds an aggregate when it changes it)."""
+        start = len(self._events)
         for aggregate in self._dirty.values():
             self._events.extend(aggregate.collect_events())
         self._dirty.clear()
+        if len(self._events) > start:
+            telemetry.stamp(self._events, start)  # the trace they were made in goes with them
 
     @property
     def touched(self) -> Iterable[UUID]:
@@ -159,7 +163,8 @@ class UnitOfWork:
         processing.saved_kwargs.update(inbox=self.inbox, parked=self.parked, unparked=self.unparked, erase=self.erased)
         uncached = self.app.uncached
         processing.aggregates.update((i, a) for i, a in self._changed.items() if not isinstance(a, uncached))
-        self.recordings = self.app.record(processing)
+        with telemetry.storing(self.app, len(self._events)):
+            self.recordings = self.app.record(processing)
         cache = self.app.repository.cache
         if uncached and cache is not None:
             for aggregate_id, aggregate in self._changed.items():

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-_HIDDEN_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp"}
+_HIDDEN_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "_trace"}
+"""Shown elsewhere, or not the event's business (`_trace`: the trace context it was stored in)."""
 
 
 def event_view(domain_event: Any) -> dict[str, Any]:
