@@ -41,6 +41,22 @@ ALL_TOPICS = LEAD_TOPICS + tuple(
     )
 )
 
+
+def redrive_ledger_topic(topic: str) -> str:
+    """Which of `topic`'s dead letters were redriven: one record per redriven letter, written in
+    the same Kafka transaction as the message sent back to `topic` (see `redrive`)."""
+    return f"{dead_letter_topic(topic)}.redrives"
+
+
+REDRIVE_LEDGER_TOPICS = tuple(
+    redrive_ledger_topic(dead.removesuffix(".dlq")) for dead in ALL_TOPICS if dead.endswith(".dlq")
+)
+"""Made by `leadflow dlq redrive` when missing (one partition, kept forever). Not yet in
+ALL_TOPICS: the Kubernetes topic declarations have to list them first."""
+
+REDRIVE_LEDGER_CONFIG = {"retention.ms": "-1"}
+"""A ledger record must outlive its dead letter, or the letter could be redriven twice."""
+
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Membership changes are few and a consumer started from scratch needs all of them.
     SELLERS_EVENTS: {"retention.ms": "-1"},

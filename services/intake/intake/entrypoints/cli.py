@@ -7,15 +7,16 @@ may run beside the service: optimistic concurrency protects every lead.
 
 rebuild-read-models: drop every intake read model and replay the events into it.
 
-redrive-dead-letters: after a fix, send a consumed topic's dead letters back to it; sealed ones
-(the inbound topic's: they hold personal data) are opened with intake's data keys, those of
-erased leads are skipped. May run beside the service (it only reads the key table).
+redrive-dead-letters: after a fix, send a consumed topic's dead letters back to it, each exactly
+once; sealed ones (the inbound topic's: they hold personal data) are opened with intake's data
+keys, those of erased leads are skipped. May run beside the service (it only reads the key
+table). `leadflow dlq list|show|redrive --service intake` does the same and more (DEAD_LETTERS).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -26,12 +27,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from leadflow_shared.kafka import kafka_security
+from leadflow_shared.cli import run_redrive
+from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import redrive
-from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND, SELLERS_EVENTS
+from leadflow_shared.redrive import DeadLetterSource
+from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND, REFERRALS_EVENTS, SELLERS_EVENTS
 
 from ..application import IntakeApplication
 from ..application.importing import (
@@ -180,39 +183,33 @@ def rebuild_read_models() -> None:
         app.close()
 
 
+CONSUMED = (LEADS_INBOUND, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_EVENTS)  # as in entrypoints/stream.py
+
+
+@contextlib.contextmanager
+def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
+    app = IntakeApplication(env=settings.eventsourcing_env())
+    try:
+        yield app.data_keys
+    finally:
+        app.close()
+
+
+DEAD_LETTERS = DeadLetterSource("intake", CONSUMED, IntakeSettings, _data_keys)
+"""For `leadflow dlq … --service intake` (may run beside the service: it only reads the key table)."""
+
+
 def redrive_dead_letters(
     topic: Annotated[
         str, typer.Option(help="the consumed topic whose .dlq to redrive (without the TOPIC_PREFIX)")
     ] = LEADS_INBOUND,
 ) -> None:
     """Send TOPIC.dlq's dead letters back to TOPIC as they first arrived (run it once the fix is
-    deployed). Sealed letters are opened with intake's data keys; erased or truncated ones are
-    skipped and counted. Running it again repeats nothing."""
-    consumed = (LEADS_INBOUND, ASSIGNMENTS_EVENTS, SELLERS_EVENTS)  # as in entrypoints/stream.py
-    if topic not in consumed:
-        raise typer.BadParameter(f"intake consumes {', '.join(sorted(consumed))}", param_hint="--topic")
-    console = Console()
-    settings = IntakeSettings()
-    app = IntakeApplication(env=settings.eventsourcing_env())
-    try:
-        with console.status("redriving…") as status:
-            report = asyncio.run(
-                redrive(
-                    settings.topic(topic),
-                    settings.bootstrap,
-                    app.data_keys,
-                    security=kafka_security(settings),
-                    progress=lambda r: status.update(
-                        f"redriven {r.redriven}, erased {r.erased}, truncated {r.truncated}"
-                    ),
-                )
-            )
-    finally:
-        app.close()
-    console.print(
-        f"redrove {report.redriven} message(s) from {settings.topic(topic)}.dlq; skipped {report.erased} of "
-        f"erased leads and {report.truncated} stored truncated (their senders have to send them again)"
-    )
+    deployed), each exactly once. Sealed letters are opened with intake's data keys; erased or
+    truncated ones are skipped and counted. The same as `leadflow dlq redrive --service intake`."""
+    if topic not in CONSUMED:
+        raise typer.BadParameter(f"intake consumes {', '.join(sorted(CONSUMED))}", param_hint="--topic")
+    run_redrive(DEAD_LETTERS, topic)
 
 
 cli.command("import-leads")(import_leads)

@@ -7,17 +7,19 @@ Both open sequence's stores from SequenceSettings (SEQUENCE_* environment).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from leadflow_shared.kafka import kafka_security
+from leadflow_shared.cli import run_redrive
+from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import redrive
+from leadflow_shared.redrive import DeadLetterSource
+from leadflow_shared.settings import ServiceSettings
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS, SEQUENCES_SIGNALS
 
 from ..application import SequenceApplication
@@ -41,29 +43,32 @@ def rebuild_read_models() -> None:
         app.close()
 
 
+CONSUMED = (ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS, SEQUENCES_SIGNALS)  # as in entrypoints/stream.py
+
+
+@contextlib.contextmanager
+def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
+    app = SequenceApplication(env=settings.eventsourcing_env())
+    try:
+        yield app.data_keys
+    finally:
+        app.close()
+
+
+DEAD_LETTERS = DeadLetterSource("sequence", CONSUMED, SequenceSettings, _data_keys)
+"""For `leadflow dlq … --service sequence`."""
+
+
 def redrive_dead_letters(
     topic: Annotated[
         str, typer.Option(help="the consumed topic whose .dlq to redrive (without the TOPIC_PREFIX)")
     ] = SEQUENCES_SIGNALS,
 ) -> None:
-    """Send TOPIC.dlq's dead letters back to TOPIC as they first arrived (once the fix is deployed).
-    Running it again repeats nothing."""
-    consumed = (ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS, SEQUENCES_SIGNALS)  # as in entrypoints/stream.py
-    if topic not in consumed:
-        raise typer.BadParameter(f"sequence consumes {', '.join(sorted(consumed))}", param_hint="--topic")
-    console = Console()
-    settings = SequenceSettings()
-    app = SequenceApplication(env=settings.eventsourcing_env())
-    try:
-        report = asyncio.run(
-            redrive(settings.topic(topic), settings.bootstrap, app.data_keys, security=kafka_security(settings))
-        )
-    finally:
-        app.close()
-    console.print(
-        f"redrove {report.redriven} message(s) from {settings.topic(topic)}.dlq; skipped {report.erased} "
-        f"unreadable and {report.truncated} stored truncated"
-    )
+    """Send TOPIC.dlq's dead letters back to TOPIC as they first arrived (once the fix is deployed),
+    each exactly once. The same as `leadflow dlq redrive --service sequence`."""
+    if topic not in CONSUMED:
+        raise typer.BadParameter(f"sequence consumes {', '.join(sorted(CONSUMED))}", param_hint="--topic")
+    run_redrive(DEAD_LETTERS, topic)
 
 
 cli.command("rebuild-read-models")(rebuild_read_models)
