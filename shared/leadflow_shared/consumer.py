@@ -77,6 +77,9 @@ class PartitionState:
     error: str = ""
     one_by_one: bool = False
     """After repeated conflicts or when stuck: apply message by message."""
+    gap_checked_from: int | None = None
+    """The position sought back to when a fetch began past it (once: a gap that is still there
+    on the next fetch has nothing in it)."""
 
 
 async def _raw_batch(records: tuple[ConsumerRecord[bytes, bytes], ...], _: Any) -> KafkaMessage:
@@ -224,9 +227,19 @@ class TrackedConsumer:
         if not fresh:
             return
         if fresh[0].offset > state.position:
-            # Records before these were handed out but not applied: go back for them.
-            self._seek(tp, state.position)
-            return
+            if state.gap_checked_from != state.position:
+                # Records before these were handed out but not applied: go back for them.
+                state.gap_checked_from = state.position
+                self._seek(tp, state.position)
+                return
+            # Fetched again from the tracked position and the log still starts later: those
+            # offsets hold nothing to read (transaction markers, aborted records, or records
+            # removed by retention). Carry on from here; the next commit tracks past them.
+            log.info(
+                "%s:%s has no records in offsets %s-%s", tp.topic, tp.partition, state.position, fresh[0].offset - 1
+            )
+            state.position = fresh[0].offset
+        state.gap_checked_from = None
         items = [decode(self.subscription, _incoming(r)) for r in fresh]
         try:
             await self._dead_letter([i for i in items if i.invalid is not None])
