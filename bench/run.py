@@ -23,6 +23,8 @@ In one run, on a fresh local broker, beside the raw baselines:
  12. revenue: a Change Revenue Stage run over 100,000 leads.
  13. revenue: the Success Path Analyzer over 1,000,000 logged changes (≤ 1 s).
  14. assignment: a what-if (rule set simulation) over 10,000 leads and 100 sellers (≤ 2 s).
+ 15. assignment scaled out: 1, 2 and 3 `python -m assignment` processes in one consumer group on one
+     PostgreSQL store, 10,000 new leads waiting on a 6-partition leads.events.v1 (leads/s).
 
     python bench/run.py [--quick] [--leads N] [--no-postgres] [--skip-import] [--docs]
 
@@ -756,6 +758,32 @@ def whatif_figures(run_dir: Path, leads: int, results: Results) -> None:
     )
 
 
+def scale_out_figures(bootstrap: str, run_dir: Path, leads: int, results: Results) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import scale_out
+
+    say(f"15) assignment scaled out: 1, 2 and 3 processes on one PostgreSQL store, {leads:,} leads each")
+    with throwaway_postgres(run_dir / "scale-out-postgres", say) as pg:
+        if pg is None:
+            say("no local PostgreSQL: the scale-out figures are left out")
+            return
+        found = scale_out.replicas_figures(bootstrap, pg, run_dir / "scale-out", leads, [1, 2, 3], say)
+    one = found[1].leads_per_second
+    for replicas, result in found.items():
+        results.add(
+            Figure(
+                f"assignment, {replicas} replica{'s' if replicas > 1 else ''} on one PostgreSQL store",
+                result.leads_per_second,
+                "leads/s",
+                note=f"({result.leads_per_second / replicas:,.0f} per replica, "
+                f"{result.leads_per_second / one:.2f}x one; {leads:,} leads in {result.seconds:.1f}s, "
+                f"each decided once; {result.version_conflicts} version conflicts retried; assignment CPU "
+                f"{1000 * result.cpu_seconds / leads:.2f} ms/lead, units of work "
+                f"{1000 * result.apply_seconds / leads:.2f} ms/lead)",
+            )
+        )
+
+
 def deadlines_at_once(run_dir: Path, count: int, results: Results) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import deadlines
@@ -860,7 +888,9 @@ def main(argv: list[str] | None = None) -> int:
     args.assigned, args.steps_due = 20_000, 100_000
     args.revenue_leads, args.revenue_run, args.revenue_changes = 20_000, 100_000, 1_000_000
     args.whatif_leads = 10_000
+    args.scale_leads = 10_000
     if args.quick:
+        args.scale_leads = 2_000
         args.revenue_leads, args.revenue_run, args.revenue_changes = 2_000, 5_000, 50_000
         args.whatif_leads = 2_000
         args.leads, args.steady_seconds, args.rss_leads, args.grown_leads = 2_000, 5.0, 15_000, 20_000
@@ -899,6 +929,8 @@ def main(argv: list[str] | None = None) -> int:
         referral_figures(run_dir, kafka.bootstrap, args.referrals, args.expiring, results)
         sequence_figures(run_dir, kafka.bootstrap, args.assigned, args.steps_due, results)
         revenue_figures(run_dir, kafka.bootstrap, args.revenue_leads, args.revenue_run, args.revenue_changes, results)
+        if not args.no_postgres:
+            scale_out_figures(kafka.bootstrap, run_dir, args.scale_leads, results)
     if not args.skip_import:
         template_import(run_dir, args.import_rows, results)
     time_travel(run_dir, results)

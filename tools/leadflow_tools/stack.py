@@ -4,7 +4,12 @@
 for intake, assignment, sequence and referral with one environment (broker, run folder,
 ports, topic prefix, SQLite or PostgreSQL stores, the SMTP server for sequence's e-mails),
 waits until every `/readyz` answers 200 and stops them with SIGTERM (SIGKILL after 10 s).
-Each service logs to `<run_dir>/logs/<service>.log`. Once intake is ready, the stack gets
+Each service logs to `<run_dir>/logs/<service>.log`. A service may run as several replicas
+(`replicas={"assignment": 3}`, PostgreSQL stores only: the replicas share the service's database
+and consumer group): replica 0 is the service as above, replica n ≥ 1 gets a port of its own and
+logs to `<service>-<n>.log`. The service's bootstrap runs once first, in a process of its own, to
+create the tables; then all replicas start at once, told not to create them. Once intake is
+ready, the stack gets
 sequence an intake API key of scope `leads:contact` (its mailer reads a lead's personal fields
 from intake at send time), written to `<run_dir>/secrets/sequence-intake.key`.
 
@@ -38,7 +43,7 @@ from leadflow_shared.contracts import LeadAssignedV1
 
 from . import demo
 from ._paths import repo_root, run_root
-from .kafka import LocalKafka, _port_open, _tail
+from .kafka import LocalKafka, _port_open, _tail, free_port
 from .postgres import LocalPostgres, create_database, drop_database
 from .smtp import DEFAULT_PORT as SMTP_PORT
 from .smtp import SmtpCatcher, count_captured, mail_folder
@@ -80,6 +85,14 @@ class PostgresStores:
         """Server-level connection parameters (for create_database and friends)."""
         return {"host": self.host, "port": self.port, "user": self.user, "password": self.password}
 
+    def dsn(self, service: str) -> str:
+        """libpq connection string of one service's database."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.database(service)
+        )
+
 
 class ServiceStack:
     """The four leadflow services as separate processes sharing one configuration."""
@@ -97,6 +110,7 @@ class ServiceStack:
         extra_env: Mapping[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
         smtp: tuple[str, int] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.run_dir = Path(run_dir)
@@ -109,46 +123,70 @@ class ServiceStack:
         self.services = services
         self.smtp = smtp
         """(host, port) of the SMTP server sequence hands its e-mails to (plain, no login)."""
+        self.replicas = {name: int((replicas or {}).get(name, 1)) for name in services}
+        """service → how many processes run it (one consumer group, one store)."""
+        if any(n < 1 for n in self.replicas.values()):
+            raise ValueError(f"a service runs as at least one process: {self.replicas}")
+        if postgres is None and any(n > 1 for n in self.replicas.values()):
+            raise ValueError("replicas share their service's store: they need PostgreSQL stores")
+        # Replica 0 uses `ports`; the others get free ports of their own, kept across restarts.
+        self._replica_ports = {
+            (name, replica): free_port() for name, count in self.replicas.items() for replica in range(1, count)
+        }
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
+        self._killed: set[str] = set()
+        self._prepared: set[str] = set()
 
     # -- addresses -----------------------------------------------------------------
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    @staticmethod
+    def process_name(service: str, replica: int = 0) -> str:
+        """`assignment` for replica 0, `assignment-2` for replica 2 (log files, exit codes)."""
+        return service if replica == 0 else f"{service}-{replica}"
+
+    def port(self, service: str, replica: int = 0) -> int:
+        return self.ports[service] if replica == 0 else self._replica_ports[(service, replica)]
+
+    def url(self, service: str, replica: int = 0) -> str:
+        return f"http://127.0.0.1:{self.port(service, replica)}"
 
     def headers(self, role: str = "admin", subject: str | None = None, **claims: Any) -> dict[str, str]:
         """A bearer token of the stack's development issuer (embedded mode), for `role`."""
         token = devissuer.issue(self.run_dir, subject=subject or f"stack-{role}", roles=[role], **claims)
         return {"Authorization": f"Bearer {token}"}
 
-    def client(self, service: str, role: str = "admin", timeout: float = 10.0) -> httpx.AsyncClient:
+    def client(self, service: str, role: str = "admin", timeout: float = 10.0, replica: int = 0) -> httpx.AsyncClient:
         """An HTTP client for one service, as `role`, that waits out 429s as Retry-After says."""
         return httpx.AsyncClient(
-            base_url=self.url(service),
+            base_url=self.url(service, replica),
             timeout=timeout,
             headers=self.headers(role),
             transport=_PatientTransport(httpx.AsyncHTTPTransport()),
         )
 
-    def log_file(self, service: str) -> Path:
-        return self.run_dir / "logs" / f"{service}.log"
+    def log_file(self, service: str, replica: int = 0) -> Path:
+        return self.run_dir / "logs" / f"{self.process_name(service, replica)}.log"
 
     @property
     def sequence_intake_key_file(self) -> Path:
         """sequence's API key for intake (written once intake is ready; sequence reads it when needed)."""
         return self.run_dir / "secrets" / "sequence-intake.key"
 
-    def pid(self, service: str) -> int | None:
-        proc = self._procs.get(service)
+    def pid(self, service: str, replica: int = 0) -> int | None:
+        proc = self._procs.get(self.process_name(service, replica))
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def env_for(self, service: str) -> dict[str, str]:
+    def pids(self, service: str) -> list[int | None]:
+        """The pid of each replica of `service` (None where it is not running)."""
+        return [self.pid(service, replica) for replica in range(self.replicas[service])]
+
+    def env_for(self, service: str, replica: int = 0) -> dict[str, str]:
         """The process environment of one service: ours plus its prefixed settings."""
         prefix = service.upper() + "_"
         settings: dict[str, str] = {
             "KAFKA_BOOTSTRAP": self.bootstrap,
-            "HTTP_PORT": str(self.ports[service]),
+            "HTTP_PORT": str(self.port(service, replica)),
             "RUN_DIR": str(self.run_dir),
             "TOPIC_PREFIX": self.topic_prefix,
             # The prefix keeps consumer groups of concurrent stacks apart, like their topics.
@@ -177,6 +215,10 @@ class ServiceStack:
         if service == "sequence" and "intake" in self.ports:
             settings["INTAKE_URL"] = self.url("intake")
             settings["INTAKE_API_KEY_FILE"] = str(self.sequence_intake_key_file)
+        if service in self._prepared:
+            # Its tables exist: replicas starting together must not all run the event store's
+            # DDL again (PostgreSQL fails concurrent `CREATE OR REPLACE FUNCTION`s of one function).
+            settings["CREATE_TABLE"] = "n"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env |= {prefix + key: value for key, value in settings.items()}
         env |= self.extra_env
@@ -189,7 +231,11 @@ class ServiceStack:
         devissuer.ensure_keys(self.run_dir)  # once, before the services read it
         try:
             for service in self.services:
-                self.start_service(service)
+                if self.replicas[service] > 1:
+                    self.prepare_store(service, timeout)
+            for service in self.services:
+                for replica in range(self.replicas[service]):
+                    self.start_service(service, replica)
             self.wait_ready(timeout=timeout)
             if {"intake", "sequence"} <= set(self.services):
                 self.provision_sequence_key()
@@ -197,23 +243,49 @@ class ServiceStack:
             self.stop()
             raise
 
-    def start_service(self, service: str) -> None:
-        """Start (or restart) one service process; its log is appended to, not replaced."""
-        if self.pid(service) is not None:
-            raise RuntimeError(f"{service} is already running (pid {self.pid(service)})")
-        port = self.ports[service]
-        if _port_open(port):
-            raise RuntimeError(f"cannot start {service}: port {port} is already in use by another process")
+    def prepare_store(self, service: str, timeout: float = 60.0) -> None:
+        """Create one service's tables (its bootstrap, in a process of its own that then exits),
+        so that its replicas can all start at once, with `<P>CREATE_TABLE=n`: the event store's
+        DDL run by several processes at once fails in PostgreSQL ("tuple concurrently updated"),
+        and replicas started one after the other would each join the consumer groups on their
+        own (a rebalance of every member per join)."""
         log_path = self.log_file(service)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._close_log(service)
+        with log_path.open("ab") as log:
+            log.write(f"--- preparing the store of {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            log.flush()
+            code = subprocess.run(
+                [sys.executable, "-c", _PREPARE, service],
+                env=self.env_for(service),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            ).returncode
+        if code != 0:
+            raise RuntimeError(f"preparing the store of {service} failed (exit {code}); {self._log_tail(service)}")
+        self._prepared.add(service)
+
+    def start_service(self, service: str, replica: int = 0) -> None:
+        """Start (or restart) one service process; its log is appended to, not replaced."""
+        name = self.process_name(service, replica)
+        if self.pid(service, replica) is not None:
+            raise RuntimeError(f"{name} is already running (pid {self.pid(service, replica)})")
+        port = self.port(service, replica)
+        if _port_open(port):
+            raise RuntimeError(f"cannot start {name}: port {port} is already in use by another process")
+        log_path = self.log_file(service, replica)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._close_log(name)
         log = log_path.open("ab")
-        log.write(f"--- starting {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.write(f"--- starting {name} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         log.flush()
-        self._logs[service] = log
-        self._procs[service] = subprocess.Popen(
+        self._logs[name] = log
+        self._killed.discard(name)
+        self._procs[name] = subprocess.Popen(
             [sys.executable, "-m", service],
-            env=self.env_for(service),
+            env=self.env_for(service, replica),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -221,22 +293,33 @@ class ServiceStack:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float = 90.0, services: tuple[str, ...] | None = None) -> None:
-        """Wait until each service's /readyz answers 200; raise with its log tail if not."""
+    def wait_ready(
+        self, timeout: float = 90.0, services: tuple[str, ...] | None = None, probe: str = "/readyz"
+    ) -> None:
+        """Wait until each service's /readyz (or `probe`) answers 200; raise with its log tail if not.
+
+        Every started replica of each service is waited for, except those `kill` stopped and
+        nothing started again."""
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             for service in services or self.services:
-                self._wait_one_ready(client, service, deadline, timeout)
+                for replica in range(self.replicas[service]):
+                    name = self.process_name(service, replica)
+                    if name in self._procs and name not in self._killed:
+                        self._wait_one_ready(client, service, replica, deadline, timeout, probe)
 
-    def _wait_one_ready(self, client: httpx.Client, service: str, deadline: float, timeout: float) -> None:
-        proc = self._procs[service]
+    def _wait_one_ready(
+        self, client: httpx.Client, service: str, replica: int, deadline: float, timeout: float, probe: str
+    ) -> None:
+        name = self.process_name(service, replica)
+        proc = self._procs[name]
         last = "no answer yet"
         while True:
             code = proc.poll()
             if code is not None:
-                raise RuntimeError(f"{service} exited with code {code} while starting; {self._log_tail(service)}")
+                raise RuntimeError(f"{name} exited with code {code} while starting; {self._log_tail(service, replica)}")
             try:
-                response = client.get(self.url(service) + "/readyz")
+                response = client.get(self.url(service, replica) + probe)
                 if response.status_code == 200:
                     return
                 last = f"{response.status_code} {response.text[:300]}"
@@ -244,8 +327,8 @@ class ServiceStack:
                 last = f"{type(exc).__name__}: {exc}"
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"{service} not ready on {self.url(service)} after {timeout:.0f}s ({last}); "
-                    + self._log_tail(service)
+                    f"{name} not ready on {self.url(service, replica)} after {timeout:.0f}s ({last}); "
+                    + self._log_tail(service, replica)
                 )
             time.sleep(0.2)
 
@@ -266,17 +349,20 @@ class ServiceStack:
             _write_secret(path, created.json()["key"])
         return path
 
-    def kill(self, service: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Send `sig` to one service and reap it (the chaos tests' crash)."""
-        proc = self._procs[service]
+    def kill(self, service: str, sig: signal.Signals = signal.SIGKILL, replica: int = 0) -> None:
+        """Send `sig` to one service (one replica of it) and reap it (the chaos tests' crash)."""
+        name = self.process_name(service, replica)
+        proc = self._procs[name]
         if proc.poll() is None:
             proc.send_signal(sig)
         proc.wait(timeout=STOP_TIMEOUT)
+        self._killed.add(name)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> dict[str, int | None]:
         """SIGTERM every running service, wait up to `timeout`, SIGKILL stragglers.
 
-        Returns each service's exit code (None if it had to be killed). Idempotent.
+        Returns each process's exit code (None if it had to be killed), by `process_name`.
+        Idempotent.
         """
         running = {name: proc for name, proc in self._procs.items() if proc.poll() is None}
         for proc in running.values():
@@ -307,8 +393,16 @@ class ServiceStack:
         if log is not None:
             log.close()
 
-    def _log_tail(self, service: str) -> str:
-        return f"last lines of {self.log_file(service)}:\n{_tail(self.log_file(service))}"
+    def _log_tail(self, service: str, replica: int = 0) -> str:
+        path = self.log_file(service, replica)
+        return f"last lines of {path}:\n{_tail(path)}"
+
+
+_PREPARE = (
+    "import importlib, os, sys\n"
+    "importlib.import_module(sys.argv[1] + '.bootstrap').bootstrap()\n"
+    "os._exit(0)  # built, not started: nothing to stop\n"
+)
 
 
 def _patiently(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:

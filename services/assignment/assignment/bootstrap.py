@@ -6,6 +6,7 @@ import json
 
 from leadflow_shared.auth.setup import authenticator_for
 from leadflow_shared.clock import Clock
+from leadflow_shared.lease import PostgresAdvisoryMutex
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.runtime import Service
 
@@ -29,6 +30,10 @@ def bootstrap(settings: AssignmentSettings | None = None, clock: Clock | None = 
     )
     if settings.roster_file is not None:
         app.execute(app.add_sellers, json.loads(settings.roster_file.read_text()))
+    if settings.uses_postgres:
+        # Replicas on one store decide in turns: every decision changes the shared sellers.
+        database = settings.postgres_dbname or settings.service_name
+        app.decisions = PostgresAdvisoryMutex(settings.postgres_conninfo(), f"leadflow:{database}:assignment:decisions")
     service = Service(settings, app)
     read_store = open_read_store(settings)
     read_model = AssignmentReadModel(service.project(AssignmentsProjection(), read_store))

@@ -9,6 +9,7 @@ of work, so their optimistic-concurrency versions protect capacity across proces
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -153,6 +154,10 @@ class AssignmentApplication(ServiceApplication):
         self.reads: AssignmentReads | None = None
         self.revenue = RevenueModels(self, self.clock)
         """Revenue models: their own module (application/revenue.py) on this service's store."""
+        self.decisions: AbstractContextManager[Any] | None = None
+        """Held around each unit of work of the lead events (bootstrap: a PostgreSQL advisory
+        mutex when replicas share the store). Every decision changes the sellers' streams, which
+        all replicas share: they take turns instead of racing for them (docs/operations.md)."""
 
     # -- sellers and teams -------------------------------------------------------------
 

@@ -62,6 +62,7 @@ def subscriptions(app: AssignmentApplication) -> list[Subscription]:
                 ),
             },
             refusals=(AssignmentError, RuleError, SellerError, RevenueError),
+            exclusive=app.decisions,
         )
     ]
 
