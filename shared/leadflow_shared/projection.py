@@ -80,6 +80,7 @@ class ProjectionRunner:
         self.known_position = 0
         self.failures = 0
         with store.transaction(write=True) as tx:
+            tx.lock_schema()
             tx.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
             tx.execute(
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",

@@ -9,6 +9,7 @@ row locks and lock timeouts differ, and those stay in this module.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,10 @@ from .settings import ServiceSettings
 Params = Sequence[Any]
 
 
+READ_SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"leadflow:read-schema").digest()[:8], "big", signed=True)
+"""The advisory lock key taken while read-model tables are created (see `Tx.lock_schema`)."""
+
+
 class Tx:
     """One open transaction. SQL is written with `?` placeholders for both dialects."""
 
@@ -29,6 +34,14 @@ class Tx:
         self.scrubbed = False
         """Set by a projection that erased personal data in this transaction (the store then
         makes sure the old values do not linger in its files)."""
+
+    def lock_schema(self) -> None:
+        """Before creating tables: on PostgreSQL, wait until no other process of this database is
+        creating its own (until this transaction ends). Replicas starting together would otherwise
+        fail on concurrent `CREATE TABLE IF NOT EXISTS` of one table (PostgreSQL checks the name
+        only at commit). SQLite: one writer anyway."""
+        if self.dialect == "postgres":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (READ_SCHEMA_LOCK,))
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgres" else sql

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, ParamSpec, TypeVar
@@ -819,9 +819,36 @@ class ServiceApplication(Application[UUID]):
     def construct_recorder(self) -> InboxRecorder:
         if isinstance(self.factory, POPOFactory):
             return POPOInboxRecorder()
-        recorder = self.factory.process_recorder()
+        with self._schema_lock():
+            recorder = self.factory.process_recorder()
         assert isinstance(recorder, InboxRecorder), f"unsupported store: {type(recorder).__name__}"
         return recorder
+
+    @contextlib.contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """Replicas starting together create the store's tables and functions one at a time:
+        PostgreSQL fails concurrent `CREATE OR REPLACE FUNCTION`s of one function ("tuple
+        concurrently updated"), which would crash all but one pod of a rollout. A session-level
+        advisory lock on a connection of its own, held while the recorder is built."""
+        if not self.shared_store or not strtobool(self.env.get("CREATE_TABLE", "y")):
+            yield
+            return
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        from .lease import lease_key
+
+        dbname = self.env.get("POSTGRES_DBNAME", "")
+        conninfo = make_conninfo(
+            host=self.env.get("POSTGRES_HOST"),
+            port=self.env.get("POSTGRES_PORT", "5432"),
+            user=self.env.get("POSTGRES_USER"),
+            password=self.env.get("POSTGRES_PASSWORD", ""),
+            dbname=dbname,
+        )
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (lease_key(f"leadflow:{dbname}:schema"),))
+            yield  # closing the connection releases the lock
 
     def record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Atomically store the collected events with the tracking row and inbox changes,

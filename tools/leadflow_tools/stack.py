@@ -136,7 +136,6 @@ class ServiceStack:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._killed: set[str] = set()
-        self._prepared: set[str] = set()
 
     # -- addresses -----------------------------------------------------------------
 
@@ -215,10 +214,6 @@ class ServiceStack:
         if service == "sequence" and "intake" in self.ports:
             settings["INTAKE_URL"] = self.url("intake")
             settings["INTAKE_API_KEY_FILE"] = str(self.sequence_intake_key_file)
-        if service in self._prepared:
-            # Its tables exist: replicas starting together must not all run the event store's
-            # DDL again (PostgreSQL fails concurrent `CREATE OR REPLACE FUNCTION`s of one function).
-            settings["CREATE_TABLE"] = "n"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env |= {prefix + key: value for key, value in settings.items()}
         env |= self.extra_env
@@ -231,9 +226,6 @@ class ServiceStack:
         devissuer.ensure_keys(self.run_dir)  # once, before the services read it
         try:
             for service in self.services:
-                if self.replicas[service] > 1:
-                    self.prepare_store(service, timeout)
-            for service in self.services:
                 for replica in range(self.replicas[service]):
                     self.start_service(service, replica)
             self.wait_ready(timeout=timeout)
@@ -242,30 +234,6 @@ class ServiceStack:
         except BaseException:
             self.stop()
             raise
-
-    def prepare_store(self, service: str, timeout: float = 60.0) -> None:
-        """Create one service's tables (its bootstrap, in a process of its own that then exits),
-        so that its replicas can all start at once, with `<P>CREATE_TABLE=n`: the event store's
-        DDL run by several processes at once fails in PostgreSQL ("tuple concurrently updated"),
-        and replicas started one after the other would each join the consumer groups on their
-        own (a rebalance of every member per join)."""
-        log_path = self.log_file(service)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            log.write(f"--- preparing the store of {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-            log.flush()
-            code = subprocess.run(
-                [sys.executable, "-c", _PREPARE, service],
-                env=self.env_for(service),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            ).returncode
-        if code != 0:
-            raise RuntimeError(f"preparing the store of {service} failed (exit {code}); {self._log_tail(service)}")
-        self._prepared.add(service)
 
     def start_service(self, service: str, replica: int = 0) -> None:
         """Start (or restart) one service process; its log is appended to, not replaced."""
@@ -396,13 +364,6 @@ class ServiceStack:
     def _log_tail(self, service: str, replica: int = 0) -> str:
         path = self.log_file(service, replica)
         return f"last lines of {path}:\n{_tail(path)}"
-
-
-_PREPARE = (
-    "import importlib, os, sys\n"
-    "importlib.import_module(sys.argv[1] + '.bootstrap').bootstrap()\n"
-    "os._exit(0)  # built, not started: nothing to stop\n"
-)
 
 
 def _patiently(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
