@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import sqlite3
 import time
 from collections import defaultdict
@@ -280,18 +281,16 @@ class TrackedConsumer:
                     log.info("%s:%s keeps conflicting; applying message by message", tp.topic, tp.partition)
                     await self._apply_one_by_one(tp, state, items)
                     return
-                await asyncio.sleep(0.005 * conflicts)
+                await asyncio.sleep(random.uniform(0.0, 0.01 * conflicts))  # apart from the rival writer
 
     async def _apply_one_by_one(self, tp: TopicPartition, state: PartitionState, items: list[Incoming]) -> None:
         for item in items:
             if item.offset < state.position:
                 continue
             try:
-                await self._apply([item], state)
+                await self._apply_contended(tp, state, item)
             except RecordConflictError:
-                if await self._done_elsewhere(tp, state, item.offset):
-                    continue
-                raise
+                raise  # still conflicting after the immediate retries: back off (see `_failed`)
             except Exception as exc:
                 if not state.one_by_one or self.subscription.when_stuck != "dead_letter" or is_infrastructure(exc):
                     raise  # the store or the broker is in trouble: nothing to blame the message for
@@ -300,6 +299,22 @@ class TrackedConsumer:
                 await self._dead_letter([_with_error(item, reason)])
                 await self.worker.call(self.app.recorder.insert_tracking, _tracking(item))
                 state.position = item.offset + 1
+
+    async def _apply_contended(self, tp: TopicPartition, state: PartitionState, item: Incoming) -> None:
+        """One message, tried again at once on fresh state when another writer changed the same
+        aggregate first (as `ServiceApplication.execute_at` does for commands), a few times."""
+        for attempt in range(1, self.settings.conflicts_before_split + 1):
+            try:
+                await self._apply([item], state)
+                return
+            except RecordConflictError:
+                if await self._done_elsewhere(tp, state, item.offset):
+                    return
+                if attempt == self.settings.conflicts_before_split:
+                    raise
+                self.retries += 1
+                self._retried.inc()
+                await asyncio.sleep(random.uniform(0.0, 0.01 * attempt))
 
     async def _apply(self, items: list[Incoming], state: PartitionState) -> None:
         """Apply, dead-lettering each message a use case refuses and applying the rest again."""
