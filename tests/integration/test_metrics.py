@@ -139,7 +139,7 @@ async def test_a_service_under_load_reports_every_metric_family_and_they_move(
     assert all(name.startswith(("leadflow_", "http_", "faststream_", "python_", "process_")) for name in after)
 
 
-async def test_readiness_gauge_follows_readyz_and_every_service_serves_metrics(
+async def test_every_service_serves_metrics_and_the_readiness_gauge_follows_readyz(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     services: dict[str, Service] = {}
@@ -154,19 +154,29 @@ async def test_readiness_gauge_follows_readyz_and_every_service_serves_metrics(
         services[name] = bootstrap(  # type: ignore[operator]
             settings_for(settings, tmp_path=folder, bootstrap=kafka_bootstrap, prefix=new_prefix())
         )
+    # Every service: /metrics answers, with its own families (not started: not ready).
     for name, service in services.items():
-        async with started(service):
-            transport = httpx.ASGITransport(app=service.api)
-            async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
-                # Ready, and each consumed partition's lag known once its first fetch answered.
-                await eventually(
-                    lambda h=http: scrape(h),  # type: ignore[misc]
-                    until=lambda s: value(s, "leadflow_ready") == 1 and "leadflow_consumer_lag" in s,
-                    timeout=30,
-                    interval=0.5,
-                )
-                service.health.report("test", "something is stuck")
-                assert (await http.get("/readyz")).status_code == 503
-                assert value(await scrape(http), "leadflow_ready") == 0, name
-                service.health.clear("test")
-                assert value(await scrape(http), "leadflow_ready") == 1, name
+        transport = httpx.ASGITransport(app=service.api)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+            samples = await scrape(http)
+        assert value(samples, "leadflow_ready") == 0, name
+        consumed = {labels["topic"] for labels, _ in samples["leadflow_messages_consumed_total"]}
+        assert consumed == {consumer.topic for consumer in service.consumers}, name
+        assert "leadflow_store_append_seconds_count" in samples and "leadflow_relay_lag" in samples, name
+    # A running one: ready, each consumed partition's lag known once its first fetch answered,
+    # and the gauge follows what /readyz says.
+    service = services["referral"]
+    async with started(service):
+        transport = httpx.ASGITransport(app=service.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://referral") as http:
+            await eventually(
+                lambda: scrape(http),
+                until=lambda s: value(s, "leadflow_ready") == 1 and "leadflow_consumer_lag" in s,
+                timeout=30,
+                interval=0.5,
+            )
+            service.health.report("test", "something is stuck")
+            assert (await http.get("/readyz")).status_code == 503
+            assert value(await scrape(http), "leadflow_ready") == 0
+            service.health.clear("test")
+            assert value(await scrape(http), "leadflow_ready") == 1
