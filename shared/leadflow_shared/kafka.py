@@ -121,6 +121,8 @@ async def ensure_topics(
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics(list(partitions_by_topic))}
+        if create:  # local mode: as many replicas as asked, or as there are brokers
+            min_replication = max(1, min(min_replication, len((await admin.describe_cluster())["brokers"])))
         problems: list[str] = []
         missing: list[str] = []
         for topic, wanted in partitions_by_topic.items():
@@ -141,14 +143,12 @@ async def ensure_topics(
             return []
         for problem in problems:
             log.warning("topic check: %s", problem)
-        brokers = len((await admin.describe_cluster())["brokers"])
-        factor = max(1, min(min_replication, brokers))
         created: list[str] = []
         for topic in missing:
             new_topic = NewTopic(
                 name=topic,
                 num_partitions=partitions_by_topic[topic],
-                replication_factor=factor,
+                replication_factor=min_replication,
                 topic_configs=(configs or {}).get(topic),
             )
             try:
