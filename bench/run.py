@@ -64,6 +64,7 @@ from leadflow_shared.store import ServiceApplication
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND
 from leadflow_tools import LocalKafka, demo, free_port
 from leadflow_tools._paths import repo_root, run_root
+from leadflow_tools.follow import TopicFollower
 from leadflow_tools.postgres import throwaway_postgres
 from leadflow_tools.stack import SERVICES, PostgresStores, ServiceStack
 
@@ -115,34 +116,19 @@ def lead_stream(batch: str, start: int, count: int, seed: int = 1) -> Iterator[t
         yield str(lead_id_for(lead["source"], lead["external_id"])).encode(), demo.encode(lead, modes[i % 3])
 
 
-class AssignedWatcher:
+class AssignedWatcher(TopicFollower):
     """Reads assignments.events.v1 from the start; remembers when each lead was first assigned."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
+        super().__init__(bootstrap, topic, timeout_ms=50)
         self.assigned_at: dict[bytes, float] = {}
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        while not (partitions := self._consumer.partitions_for_topic(self.topic)):
-            await self._consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
-        await self._consumer.seek_to_beginning()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            for records in (await self._consumer.getmany(timeout_ms=50, max_records=5000)).values():
-                now = time.monotonic()
-                for record in records:
-                    headers = dict(record.headers or ())
-                    if headers.get("ce_type") == ASSIGNED:
-                        self.assigned_at.setdefault(headers["ce_subject"], now)
+    def take(self, records: list[Any]) -> None:
+        now = time.monotonic()
+        for record in records:
+            headers = dict(record.headers or ())
+            if headers.get("ce_type") == ASSIGNED:
+                self.assigned_at.setdefault(headers["ce_subject"], now)
 
     async def until(self, keys: list[bytes], timeout: float, what: str) -> float:
         """Wait until every key is assigned; returns the time the last one was."""
@@ -157,11 +143,6 @@ class AssignedWatcher:
                 say(f"  {what}: {len(keys) - missing:,}/{len(keys):,} assigned")
                 step = time.monotonic() + 5
             await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self._consumer.stop()
 
 
 async def producer_for(bootstrap: str) -> AIOKafkaProducer:

@@ -29,7 +29,7 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +67,23 @@ class DeadLetterSource:
     consumes: tuple[str, ...]
     settings: Callable[[], ServiceSettings]
     data_keys: Callable[[ServiceSettings], contextlib.AbstractContextManager[DataKeys]]
+
+
+def data_keys_of(
+    application: Callable[..., Any],
+) -> Callable[[ServiceSettings], contextlib.AbstractContextManager[DataKeys]]:
+    """`DeadLetterSource.data_keys` for a service: its application opened on the store the
+    settings name, closed after (it only reads the key table, so it may run beside the service)."""
+
+    @contextlib.contextmanager
+    def opened(settings: ServiceSettings) -> Iterator[DataKeys]:
+        app = application(env=settings.eventsourcing_env())
+        try:
+            yield app.data_keys
+        finally:
+            app.close()
+
+    return opened
 
 
 class NoSuchTopic(LookupError):

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from harness import new_prefix
 
@@ -32,6 +32,7 @@ from leadflow_shared.envelope import event_id
 from leadflow_shared.lease import lease_holder
 from leadflow_shared.topics import LEADS_EVENTS, LEADS_INBOUND
 from leadflow_tools import demo, free_port
+from leadflow_tools.follow import TopicFollower
 from leadflow_tools.postgres import create_database, drop_database
 from leadflow_tools.scaleout import assignment_scale_out
 from leadflow_tools.stack import PostgresStores, ServiceStack
@@ -106,38 +107,18 @@ SEND_RATE = 200
 """Leads/s on leads.inbound.v1, from the moment the first replica is ready until 3 s after the kill."""
 
 
-class TopicLog:
+class TopicLog(TopicFollower):
     """Every record of one topic from its first offset, read in the background."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
+        super().__init__(bootstrap, topic)
         self.records: list[ConsumerRecord[bytes, bytes]] = []
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        while not (partitions := self._consumer.partitions_for_topic(self.topic)):
-            await self._consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
-        await self._consumer.seek_to_beginning()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            for records in (await self._consumer.getmany(timeout_ms=100)).values():
-                self.records.extend(records)
+    def take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self.records.extend(records)
 
     def subjects(self, ce_type: bytes) -> set[bytes]:
         return {h["ce_subject"] for h in map(_headers, self.records) if h.get("ce_type") == ce_type}
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self._consumer.stop()
 
 
 def _headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, bytes]:

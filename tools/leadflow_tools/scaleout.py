@@ -28,9 +28,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.structs import ConsumerRecord
 
 from leadflow_shared.contracts import LeadAssignedV1, LeadReceivedV1
 from leadflow_shared.contracts.inbound import Company, Contact, LeadType
@@ -38,6 +39,7 @@ from leadflow_shared.envelope import to_binary
 from leadflow_shared.lease import lease_holder
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS
 
+from .follow import TopicFollower
 from .stack import PostgresStores, ServiceStack
 
 Progress = Callable[[str], None]
@@ -174,43 +176,30 @@ async def wait_for_group(
 # -- what comes out ----------------------------------------------------------------------
 
 
-class AssignedRecords:
+_ASSIGNED = LeadAssignedV1.cloudevents_type.encode()
+
+
+class AssignedRecords(TopicFollower):
     """Every `lead.assigned.v1` on a topic from its first offset, read in the background."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
+        super().__init__(bootstrap, topic)
         self.records = 0
         self.keys: dict[UUID, set[tuple[UUID, int]]] = defaultdict(set)
         """lead id → the (aggregate id, version) of each LeadAssignedV1 seen for it."""
         self.sellers: dict[UUID, str | None] = {}
         self.last_new_at = 0.0
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        while not (partitions := self._consumer.partitions_for_topic(self.topic)):
-            await self._consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
-        await self._consumer.seek_to_beginning()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        assigned = LeadAssignedV1.cloudevents_type.encode()
-        while True:
-            for records in (await self._consumer.getmany(timeout_ms=100, max_records=5000)).values():
-                for record in records:
-                    if dict(record.headers or ()).get("ce_type") != assigned or record.value is None:
-                        continue
-                    self.records += 1
-                    event = LeadAssignedV1.model_validate_json(record.value)
-                    if event.lead_id not in self.keys:
-                        self.last_new_at = time.monotonic()
-                    self.keys[event.lead_id].add((event.aggregate_id, event.version))
-                    self.sellers[event.lead_id] = event.seller_id
+    def take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            if dict(record.headers or ()).get("ce_type") != _ASSIGNED or record.value is None:
+                continue
+            self.records += 1
+            event = LeadAssignedV1.model_validate_json(record.value)
+            if event.lead_id not in self.keys:
+                self.last_new_at = time.monotonic()
+            self.keys[event.lead_id].add((event.aggregate_id, event.version))
+            self.sellers[event.lead_id] = event.seller_id
 
     @property
     def leads(self) -> int:
@@ -219,19 +208,13 @@ class AssignedRecords:
     async def until(self, count: int, timeout: float, progress: Progress | None = None) -> None:
         deadline, step = time.monotonic() + timeout, time.monotonic() + 5
         while self.leads < count:
-            if self._task is not None and self._task.done():
-                self._task.result()
+            self.check()
             if time.monotonic() > deadline:
                 raise AssertionError(f"{count - self.leads} of {count} leads not assigned within {timeout:.0f}s")
             if progress is not None and time.monotonic() > step:
                 progress(f"  {self.leads:,}/{count:,} leads assigned")
                 step = time.monotonic() + 5
             await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self._consumer.stop()
 
 
 # -- the store ----------------------------------------------------------------------------

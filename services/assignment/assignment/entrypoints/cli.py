@@ -6,17 +6,12 @@ DEAD_LETTERS: for `leadflow dlq list|show|redrive --service assignment`.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import typer
 
-from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import DeadLetterSource
-from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.redrive import DeadLetterSource, data_keys_of
 from leadflow_shared.topics import LEADS_EVENTS
 
 from ..application import AssignmentApplication
@@ -26,16 +21,7 @@ from ..settings import AssignmentSettings
 CONSUMED = (LEADS_EVENTS,)  # as in entrypoints/stream.py
 
 
-@contextlib.contextmanager
-def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
-    app = AssignmentApplication(env=settings.eventsourcing_env())
-    try:
-        yield app.data_keys
-    finally:
-        app.close()
-
-
-DEAD_LETTERS = DeadLetterSource("assignment", CONSUMED, AssignmentSettings, _data_keys)
+DEAD_LETTERS = DeadLetterSource("assignment", CONSUMED, AssignmentSettings, data_keys_of(AssignmentApplication))
 
 cli = typer.Typer(help="leadflow assignment commands", no_args_is_help=True, add_completion=False)
 

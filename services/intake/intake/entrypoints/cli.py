@@ -16,7 +16,6 @@ table). `leadflow dlq list|show|redrive --service intake` does the same and more
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -28,12 +27,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leadflow_shared.cli import run_redrive
-from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import DeadLetterSource
-from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.redrive import DeadLetterSource, data_keys_of
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND, REFERRALS_EVENTS, SELLERS_EVENTS
 
 from ..application import IntakeApplication
@@ -186,16 +183,7 @@ def rebuild_read_models() -> None:
 CONSUMED = (LEADS_INBOUND, ASSIGNMENTS_EVENTS, SELLERS_EVENTS, REFERRALS_EVENTS)  # as in entrypoints/stream.py
 
 
-@contextlib.contextmanager
-def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
-    app = IntakeApplication(env=settings.eventsourcing_env())
-    try:
-        yield app.data_keys
-    finally:
-        app.close()
-
-
-DEAD_LETTERS = DeadLetterSource("intake", CONSUMED, IntakeSettings, _data_keys)
+DEAD_LETTERS = DeadLetterSource("intake", CONSUMED, IntakeSettings, data_keys_of(IntakeApplication))
 """For `leadflow dlq … --service intake` (may run beside the service: it only reads the key table)."""
 
 

@@ -8,19 +8,15 @@ Both open referral's stores from ReferralSettings (REFERRAL_* environment).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from leadflow_shared.cli import run_redrive
-from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import DeadLetterSource
-from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.redrive import DeadLetterSource, data_keys_of
 from leadflow_shared.topics import LEADS_EVENTS, REFERRALS_INBOUND
 
 from ..application import ReferralApplication
@@ -46,16 +42,7 @@ def rebuild_read_models() -> None:
 CONSUMED = (REFERRALS_INBOUND, LEADS_EVENTS)  # as in entrypoints/stream.py
 
 
-@contextlib.contextmanager
-def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
-    app = ReferralApplication(env=settings.eventsourcing_env())
-    try:
-        yield app.data_keys
-    finally:
-        app.close()
-
-
-DEAD_LETTERS = DeadLetterSource("referral", CONSUMED, ReferralSettings, _data_keys)
+DEAD_LETTERS = DeadLetterSource("referral", CONSUMED, ReferralSettings, data_keys_of(ReferralApplication))
 """For `leadflow dlq … --service referral`."""
 
 

@@ -7,19 +7,15 @@ Both open sequence's stores from SequenceSettings (SEQUENCE_* environment).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from leadflow_shared.cli import run_redrive
-from leadflow_shared.personal import DataKeys
 from leadflow_shared.projection import ProjectionRunner
 from leadflow_shared.readstore import open_read_store
 from leadflow_shared.rebuild import rebuild_with_progress
-from leadflow_shared.redrive import DeadLetterSource
-from leadflow_shared.settings import ServiceSettings
+from leadflow_shared.redrive import DeadLetterSource, data_keys_of
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS, SEQUENCES_SIGNALS
 
 from ..application import SequenceApplication
@@ -46,16 +42,7 @@ def rebuild_read_models() -> None:
 CONSUMED = (ASSIGNMENTS_EVENTS, LEADS_EVENTS, SELLERS_EVENTS, SEQUENCES_SIGNALS)  # as in entrypoints/stream.py
 
 
-@contextlib.contextmanager
-def _data_keys(settings: ServiceSettings) -> Iterator[DataKeys]:
-    app = SequenceApplication(env=settings.eventsourcing_env())
-    try:
-        yield app.data_keys
-    finally:
-        app.close()
-
-
-DEAD_LETTERS = DeadLetterSource("sequence", CONSUMED, SequenceSettings, _data_keys)
+DEAD_LETTERS = DeadLetterSource("sequence", CONSUMED, SequenceSettings, data_keys_of(SequenceApplication))
 """For `leadflow dlq … --service sequence`."""
 
 
