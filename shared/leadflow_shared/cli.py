@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from aiokafka.errors import KafkaError
 
 from .kafka import TopicsNotReady, kafka_security
 from .personal import DataKeys
@@ -328,6 +329,14 @@ def run_redrive(
         except RedriveTakenOver as exc:
             echo(f"stopped: {exc}. What this run redrove is recorded; the other run does the rest.")
             raise typer.Exit(EXIT_TAKEN_OVER) from None
+        except KafkaError as exc:
+            # A broker error mid-transaction (also what a fenced run may get from a Kafka 4
+            # broker instead of ProducerFenced): the open batch is aborted, nothing is half-sent.
+            echo(
+                f"stopped: {type(exc).__name__}: {exc}. What this run redrove is recorded; run it again "
+                "to redrive the rest (nothing is sent twice)."
+            )
+            raise typer.Exit(1) from None
     verb = "would redrive" if dry_run else "redrove"
     echo(
         f"{verb} {report.redriven} message(s) from {dead_letter_topic(full)}; {report.already_redriven} "
