@@ -28,7 +28,6 @@ from intake.domain import lead_id_for
 from leadflow_shared.contracts import LeadAssignedV1
 from leadflow_shared.topics import ASSIGNMENTS_EVENTS, LEADS_INBOUND
 from leadflow_tools import demo, free_port
-from leadflow_tools.postgres import create_database, drop_database
 from leadflow_tools.stack import SERVICES, PostgresStores, ServiceStack
 
 SELLERS = [{"seller_id": f"seller-{i}", "name": f"Seller {i}"} for i in range(1, 5)]
@@ -145,15 +144,8 @@ async def test_a_lead_sent_upstream_is_assigned_within_ten_seconds(kafka_bootstr
 @pytest.fixture
 def postgres_stores(postgres_conninfo: dict[str, Any]) -> Iterator[PostgresStores]:
     """Four fresh databases, one per service, dropped afterwards."""
-    tag = uuid.uuid4().hex[:8]
-    databases = {service: f"e2e_{tag}_{service}" for service in SERVICES}
-    for name in databases.values():
-        create_database(postgres_conninfo, name)
-    try:
-        yield PostgresStores.from_conninfo(postgres_conninfo, databases)
-    finally:
-        for name in databases.values():
-            drop_database(postgres_conninfo, name)
+    with PostgresStores.fresh(postgres_conninfo, SERVICES, "e2e") as fresh:
+        yield fresh
 
 
 @pytest.mark.e2e

@@ -33,7 +33,6 @@ from leadflow_shared.lease import lease_holder
 from leadflow_shared.topics import LEADS_EVENTS, LEADS_INBOUND
 from leadflow_tools import demo, free_port
 from leadflow_tools.follow import TopicFollower
-from leadflow_tools.postgres import create_database, drop_database
 from leadflow_tools.scaleout import assignment_scale_out
 from leadflow_tools.stack import PostgresStores, ServiceStack
 
@@ -43,15 +42,8 @@ LEADS = 10_000
 @pytest.fixture
 def stores(postgres_conninfo: dict[str, Any]) -> Iterator[PostgresStores]:
     """Fresh intake and assignment databases for one test, dropped afterwards."""
-    tag = uuid.uuid4().hex[:8]
-    databases = {service: f"scale_{tag}_{service}" for service in ("intake", "assignment")}
-    for name in databases.values():
-        create_database(postgres_conninfo, name)
-    try:
-        yield PostgresStores.from_conninfo(postgres_conninfo, databases)
-    finally:
-        for name in databases.values():
-            drop_database(postgres_conninfo, name)
+    with PostgresStores.fresh(postgres_conninfo, ("intake", "assignment"), "scale") as fresh:
+        yield fresh
 
 
 @pytest.mark.e2e
@@ -162,13 +154,7 @@ def stored_events(stores: PostgresStores) -> set[tuple[str, int]]:
     from intake.entrypoints.stream import publications
     from intake.settings import IntakeSettings
 
-    settings = IntakeSettings(
-        postgres_host=stores.host,
-        postgres_port=stores.port,
-        postgres_user=stores.user,
-        postgres_password=stores.password,
-        postgres_dbname=stores.database("intake"),
-    )
+    settings = IntakeSettings(**stores.settings_of("intake"))
     reader = IntakeApplication(env={**settings.eventsourcing_env(), "AGGREGATE_CACHE_MAXSIZE": "0"})
     try:
         [publication] = [p for p in publications(reader) if p.topic == LEADS_EVENTS]

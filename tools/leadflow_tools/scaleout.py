@@ -236,13 +236,7 @@ def store_facts(postgres: PostgresStores, sellers: Sequence[dict[str, Any]]) -> 
     from assignment.domain import Assignment
     from assignment.settings import AssignmentSettings
 
-    settings = AssignmentSettings(
-        postgres_host=postgres.host,
-        postgres_port=postgres.port,
-        postgres_user=postgres.user,
-        postgres_password=postgres.password,
-        postgres_dbname=postgres.database("assignment"),
-    )
+    settings = AssignmentSettings(**postgres.settings_of("assignment"))
     reader = AssignmentApplication(env={**settings.eventsourcing_env(), "AGGREGATE_CACHE_MAXSIZE": "0"})
     try:
         decided = get_topic(Assignment.Decided)  # type: ignore[attr-defined]  # made by @event at run time

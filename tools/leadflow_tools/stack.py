@@ -27,8 +27,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -77,8 +78,32 @@ class PostgresStores:
             databases=dict(databases or {}),
         )
 
+    @classmethod
+    @contextlib.contextmanager
+    def fresh(cls, conninfo: Mapping[str, Any], services: Iterable[str], tag: str) -> Iterator[PostgresStores]:
+        """New databases `<tag>_<random>_<service>` on the server, dropped on leaving (tests)."""
+        unique = f"{tag}_{uuid.uuid4().hex[:8]}"
+        databases = {service: f"{unique}_{service}" for service in services}
+        for name in databases.values():
+            create_database(conninfo, name)
+        try:
+            yield cls.from_conninfo(conninfo, databases)
+        finally:
+            for name in databases.values():
+                drop_database(conninfo, name)
+
     def database(self, service: str) -> str:
         return self.databases.get(service, service)
+
+    def settings_of(self, service: str) -> dict[str, Any]:
+        """The `postgres_*` settings fields of one service's database."""
+        return {
+            "postgres_host": self.host,
+            "postgres_port": self.port,
+            "postgres_user": self.user,
+            "postgres_password": self.password,
+            "postgres_dbname": self.database(service),
+        }
 
     @property
     def conninfo(self) -> dict[str, Any]:
